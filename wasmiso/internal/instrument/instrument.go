@@ -1,0 +1,628 @@
+// Package instrument rewrites a WebAssembly module so that the host can stop
+// a call at any time, at a cost of a few percent on tight loops.
+//
+// Two problems are solved together. The host must be able to stop code
+// that never returns (a deadline), and the code must return to Go now and
+// then: Go cannot preempt a goroutine running wazero's machine code, so a
+// guest that never leaves it blocks every garbage-collector stop-the-world
+// of the process, and with it the very timer that would stop the guest.
+//
+// The rewrite adds two globals, a flag (exported as InterruptExport, set
+// by the host) and a budget, and a function tick(k) that takes k from the
+// budget and, when it runs out, refills it, leaves the machine code through
+// memory.grow(0) (wazero always serves memory.grow in Go, where the
+// goroutine can be preempted) and traps if the flag is set. Calls to it are
+// inserted where code can run for long:
+//
+//   - at the head of every loop, a per-activation local counts iterations
+//     down and calls tick every LoopPeriod iterations. The slow path ends
+//     with a branch back to the loop head instead of falling through, so
+//     the loop body keeps a single predecessor and compiles as before: the
+//     cost per iteration is a decrement and a predicted branch;
+//   - at the entry of every function that calls or loops, the budget is
+//     decremented inline (recursion without loops is caught here).
+//
+// So a guest leaves the machine code at least every Budget charged units
+// (iterations and calls), and a stopped guest traps within that many.
+//
+// A start section is removed and its function exported as StartExport, so
+// the host can run it after instantiation, under the same interrupt,
+// rather than inside InstantiateModule where nothing could stop it.
+package instrument
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Names of the exports the rewrite adds.
+const (
+	InterruptExport = "tessera:interrupt"
+	StartExport     = "tessera:start"
+)
+
+// Tuning: the budget in units between exits to Go, the loop iterations
+// between calls to tick, and what entering a function that loops costs
+// (it may run up to LoopPeriod-1 iterations that are never charged).
+const (
+	Budget       = 1 << 14
+	LoopPeriod   = 1 << 10
+	loopEntryFee = LoopPeriod / 64
+)
+
+// Section ids.
+const (
+	secCustom    = 0
+	secType      = 1
+	secImport    = 2
+	secFunction  = 3
+	secMemory    = 5
+	secGlobal    = 6
+	secExport    = 7
+	secStart     = 8
+	secCode      = 10
+	secDataCount = 12
+)
+
+// order is the position of each known section id in a module; custom
+// sections may appear anywhere.
+var order = map[byte]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13}
+
+// Import is one entry of the import section.
+type Import struct {
+	Module, Name string
+	Kind         byte // 0 func, 1 table, 2 memory, 3 global
+}
+
+// Memory describes the module's linear memory, imported or defined.
+type Memory struct {
+	Min, Max uint32 // in 64 KiB pages
+	HasMax   bool
+	Imported bool
+}
+
+// Module is the result of Instrument.
+type Module struct {
+	Binary   []byte // the rewritten module
+	Imports  []Import
+	Memory   *Memory // the original module's memory; nil if it had none
+	HasStart bool    // a start function is exported as StartExport
+	Loops    int     // loop headers instrumented
+	Entries  int     // function entries instrumented
+	// Tick is the index of the added function; traps in it are
+	// interruptions, and it is not a frame worth reporting.
+	Tick uint32
+	// DWARF is set when the module carries DWARF sections; only then are
+	// code offsets (which wazero takes from DWARF) worth mapping back.
+	DWARF bool
+
+	runs []run
+}
+
+// TickName is how wazero names the added function in stack traces.
+func (m *Module) TickName() string { return "$" + strconv.FormatUint(uint64(m.Tick), 10) }
+
+// run is a stretch of original code-section bytes copied unchanged: orig
+// and at are offsets from the start of the code section's contents in the
+// original and the rewritten module.
+type run struct{ orig, at, n int }
+
+// OriginalOffset maps an offset in the rewritten module's code section to
+// the original module's, so that trap offsets name the code the user
+// compiled. An offset inside inserted code maps to the instruction that
+// follows it.
+func (m *Module) OriginalOffset(at uint64) (uint64, bool) {
+	i := sort.Search(len(m.runs), func(i int) bool { return uint64(m.runs[i].at) > at }) - 1
+	if i < 0 {
+		return 0, false
+	}
+	r := m.runs[i]
+	if at < uint64(r.at+r.n) {
+		return uint64(r.orig) + at - uint64(r.at), true
+	}
+	if i+1 < len(m.runs) {
+		return uint64(m.runs[i+1].orig), true
+	}
+	return 0, false
+}
+
+type section struct {
+	id   byte
+	data []byte
+}
+
+// parsed is what Instrument learns from the sections it reads.
+type parsed struct {
+	types          [][]byte // each type's encoding, for lookups
+	typeParams     []int
+	funcTypes      []uint32 // type index of each defined function
+	funcImports    uint32
+	globalImports  uint32
+	globals        uint32
+	exports        []string
+	start          int
+	hasMemory      bool
+	secs           []section
+	globalsPayload []byte // global section entries after the count
+	exportsPayload []byte
+	code           []byte
+}
+
+// Instrument validates the structure of bin as far as the rewrite needs and
+// returns the rewritten module. Full validation is wazero's, on the result.
+func Instrument(bin []byte) (*Module, error) {
+	m := &Module{}
+	p, err := m.parse(bin)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range p.exports {
+		if n == InterruptExport || n == StartExport {
+			return nil, fmt.Errorf("module exports the reserved name %q", n)
+		}
+	}
+	lim := &limits{
+		globals:    p.globalImports + p.globals,
+		funcs:      p.funcImports + uint32(len(p.funcTypes)),
+		typeParams: p.typeParams,
+	}
+	if lim.globals >= 1<<30 || lim.funcs >= 1<<30 {
+		return nil, errors.New("too many globals or functions")
+	}
+	flag, budget := lim.globals, lim.globals+1
+	m.Tick = lim.funcs
+
+	// The tick function's type, (param i32), reused if the module has it.
+	tickType := []byte{0x60, 0x01, 0x7f, 0x00}
+	typeIdx := -1
+	for i, t := range p.types {
+		if bytes.Equal(t, tickType) {
+			typeIdx = i
+			break
+		}
+	}
+	var out []section
+	addType := typeIdx < 0
+	if addType {
+		typeIdx = len(p.types)
+	}
+	for _, s := range p.secs {
+		switch s.id {
+		case secType, secFunction, secGlobal, secExport, secCode:
+			// rebuilt below
+		case secStart:
+			m.HasStart = true
+		case secMemory:
+			if p.hasMemory {
+				out = append(out, s)
+			} // else it declares no memory: replaced by tick's below
+		default:
+			out = append(out, s)
+		}
+	}
+
+	// Types: the originals, plus (param i32) if missing.
+	types := appendU32(nil, uint32(len(p.types))+boolU32(addType))
+	for _, t := range p.types {
+		types = append(types, t...)
+	}
+	if addType {
+		types = append(types, tickType...)
+	}
+	// Functions: the originals' types, plus tick's.
+	funcs := appendU32(nil, uint32(len(p.funcTypes))+1)
+	for _, t := range p.funcTypes {
+		funcs = appendU32(funcs, t)
+	}
+	funcs = appendU32(funcs, uint32(typeIdx))
+	// Globals: (mut i32) flag = 0, (mut i32) budget = Budget.
+	globals := appendU32(nil, p.globals+2)
+	globals = append(globals, p.globalsPayload...)
+	globals = append(globals, 0x7f, 0x01, 0x41, 0x00, 0x0b)
+	globals = append(appendS32(append(globals, 0x7f, 0x01, 0x41), Budget), 0x0b)
+	// Exports: the originals, the flag, the start function.
+	exports := appendU32(nil, uint32(len(p.exports))+1+boolU32(p.start >= 0))
+	exports = append(exports, p.exportsPayload...)
+	exports = appendU32(append(appendName(exports, InterruptExport), 3), flag)
+	if p.start >= 0 {
+		exports = appendU32(append(appendName(exports, StartExport), 0), uint32(p.start))
+	}
+	// Code: every body instrumented, plus tick.
+	code, err := m.instrumentCode(p, lim, flag, budget)
+	if err != nil {
+		return nil, fmt.Errorf("code section: %w", err)
+	}
+
+	out = place(out, section{secType, types})
+	out = place(out, section{secFunction, funcs})
+	if !p.hasMemory {
+		// tick needs a memory for memory.grow(0): a zero-page one.
+		out = place(out, section{secMemory, []byte{0x01, 0x00, 0x00}})
+	}
+	out = place(out, section{secGlobal, globals})
+	out = place(out, section{secExport, exports})
+	out = place(out, section{secCode, code})
+
+	b := append([]byte(nil), bin[:8]...)
+	for _, s := range out {
+		b = append(b, s.id)
+		b = appendU32(b, uint32(len(s.data)))
+		b = append(b, s.data...)
+	}
+	m.Binary = b
+	return m, nil
+}
+
+func boolU32(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// parse reads the sections the rewrite needs.
+func (m *Module) parse(bin []byte) (*parsed, error) {
+	if len(bin) < 8 || !bytes.Equal(bin[:4], []byte("\x00asm")) {
+		return nil, errors.New("not a WebAssembly module (bad magic)")
+	}
+	if !bytes.Equal(bin[4:8], []byte{1, 0, 0, 0}) {
+		return nil, fmt.Errorf("unsupported WebAssembly binary version % x", bin[4:8])
+	}
+	p := &parsed{start: -1}
+	r := &reader{b: bin, pos: 8}
+	last := 0
+	for !r.done() {
+		id, err := r.byte()
+		if err != nil {
+			return nil, err
+		}
+		size, err := r.u32()
+		if err != nil {
+			return nil, fmt.Errorf("section %d: size: %w", id, err)
+		}
+		data, err := r.bytes(size)
+		if err != nil {
+			return nil, fmt.Errorf("section %d: %w", id, err)
+		}
+		if id != secCustom {
+			o, ok := order[id]
+			if !ok {
+				return nil, fmt.Errorf("unknown section id %d", id)
+			}
+			if o <= last {
+				return nil, fmt.Errorf("section %d out of order or repeated", id)
+			}
+			last = o
+		}
+		p.secs = append(p.secs, section{id, data})
+		if err := m.parseSection(p, id, data); err != nil {
+			return nil, fmt.Errorf("section %d: %w", id, err)
+		}
+	}
+	if p.code == nil && len(p.funcTypes) > 0 {
+		return nil, errors.New("functions without a code section")
+	}
+	return p, nil
+}
+
+func (m *Module) parseSection(p *parsed, id byte, data []byte) error {
+	r := &reader{b: data}
+	var err error
+	switch id {
+	case secCustom:
+		name, _ := r.name()
+		if strings.HasPrefix(name, ".debug_") {
+			m.DWARF = true
+		}
+		return nil
+	case secType:
+		return p.parseTypes(r)
+	case secImport:
+		return m.parseImports(p, r)
+	case secFunction:
+		var n uint32
+		if n, err = r.u32(); err != nil {
+			return err
+		}
+		for i := uint32(0); i < n; i++ {
+			t, err := r.u32()
+			if err != nil {
+				return err
+			}
+			if int(t) >= len(p.types) {
+				return fmt.Errorf("function %d: type %d out of range", i, t)
+			}
+			p.funcTypes = append(p.funcTypes, t)
+		}
+	case secMemory:
+		var n uint32
+		if n, err = r.u32(); err != nil || n == 0 {
+			return err
+		}
+		if n > 1 || m.Memory != nil {
+			return errors.New("more than one memory")
+		}
+		mem := &Memory{}
+		if mem.Min, mem.Max, mem.HasMax, err = r.limits(); err != nil {
+			return err
+		}
+		m.Memory, p.hasMemory = mem, true
+	case secGlobal:
+		if p.globals, err = r.u32(); err != nil {
+			return err
+		}
+		p.globalsPayload = data[r.pos:]
+		return nil
+	case secExport:
+		var n uint32
+		if n, err = r.u32(); err != nil {
+			return err
+		}
+		p.exportsPayload = data[r.pos:]
+		for i := uint32(0); i < n; i++ {
+			name, err := r.name()
+			if err != nil {
+				return err
+			}
+			if _, err := r.byte(); err != nil {
+				return err
+			}
+			if _, err := r.u32(); err != nil {
+				return err
+			}
+			p.exports = append(p.exports, name)
+		}
+	case secStart:
+		var f uint32
+		if f, err = r.u32(); err != nil {
+			return err
+		}
+		p.start = int(f)
+	case secCode:
+		p.code = data
+		return nil
+	case secDataCount:
+		if _, err = r.u32(); err != nil {
+			return err
+		}
+	default:
+		return nil
+	}
+	if !r.done() {
+		return errors.New("trailing bytes")
+	}
+	return nil
+}
+
+func (p *parsed) parseTypes(r *reader) error {
+	n, err := r.u32()
+	if err != nil {
+		return err
+	}
+	for i := uint32(0); i < n; i++ {
+		at := r.pos
+		form, err := r.byte()
+		if err != nil {
+			return err
+		}
+		if form != 0x60 {
+			return fmt.Errorf("type %d: form %#x", i, form)
+		}
+		params, err := r.u32()
+		if err != nil {
+			return err
+		}
+		if _, err := r.bytes(params); err != nil { // one byte per value type
+			return err
+		}
+		results, err := r.u32()
+		if err != nil {
+			return err
+		}
+		if _, err := r.bytes(results); err != nil {
+			return err
+		}
+		p.types = append(p.types, r.b[at:r.pos])
+		p.typeParams = append(p.typeParams, int(params))
+	}
+	if !r.done() {
+		return errors.New("trailing bytes")
+	}
+	return nil
+}
+
+func (m *Module) parseImports(p *parsed, r *reader) error {
+	n, err := r.u32()
+	if err != nil {
+		return err
+	}
+	for i := uint32(0); i < n; i++ {
+		var im Import
+		if im.Module, err = r.name(); err != nil {
+			return err
+		}
+		if im.Name, err = r.name(); err != nil {
+			return err
+		}
+		if im.Kind, err = r.byte(); err != nil {
+			return err
+		}
+		switch im.Kind {
+		case 0:
+			p.funcImports++
+			_, err = r.u32()
+		case 1:
+			if _, err = r.byte(); err == nil {
+				_, _, _, err = r.limits()
+			}
+		case 2:
+			mem := &Memory{Imported: true}
+			mem.Min, mem.Max, mem.HasMax, err = r.limits()
+			m.Memory, p.hasMemory = mem, true
+		case 3:
+			p.globalImports++
+			_, err = r.bytes(2)
+		default:
+			return fmt.Errorf("import %q.%q: unsupported kind %d", im.Module, im.Name, im.Kind)
+		}
+		if err != nil {
+			return fmt.Errorf("import %q.%q: %w", im.Module, im.Name, err)
+		}
+		m.Imports = append(m.Imports, im)
+	}
+	if !r.done() {
+		return errors.New("trailing bytes")
+	}
+	return nil
+}
+
+// place inserts s where the section order wants it.
+func place(secs []section, s section) []section {
+	i := 0
+	for i < len(secs) && (secs[i].id == secCustom || order[secs[i].id] < order[s.id]) {
+		i++
+	}
+	return append(secs[:i], append([]section{s}, secs[i:]...)...)
+}
+
+// Code sequences. tickCall calls tick with the units to charge.
+func (m *Module) tickCall(b []byte, units int32) []byte {
+	b = appendS32(append(b, 0x41), units) // i32.const units
+	return appendU32(append(b, 0x10), m.Tick)
+}
+
+// charge inlines "budget -= units; if budget <= 0 { tick(0) }".
+func (m *Module) charge(b []byte, budget uint32, units int32) []byte {
+	b = appendU32(append(b, 0x23), budget)              // global.get budget
+	b = append(appendS32(append(b, 0x41), units), 0x6b) // i32.const units; i32.sub
+	b = appendU32(append(b, 0x24), budget)              // global.set budget
+	b = appendU32(append(b, 0x23), budget)              // global.get budget
+	b = append(b, 0x41, 0x00, 0x4c, 0x04, 0x40)         // i32.const 0; i32.le_s; if
+	return append(m.tickCall(b, 0), 0x0b)               // tick(0); end
+}
+
+// loopCheck: "if --c == 0 { c = LoopPeriod; tick(LoopPeriod); br loop }".
+func (m *Module) loopCheck(b []byte, c uint32) []byte {
+	b = appendU32(append(b, 0x20), c)                   // local.get c
+	b = appendU32(append(b, 0x41, 0x01, 0x6b, 0x22), c) // i32.const 1; i32.sub; local.tee c
+	b = append(b, 0x45, 0x04, 0x40)                     // i32.eqz; if
+	b = appendS32(append(b, 0x41), LoopPeriod)          // i32.const LoopPeriod
+	b = appendU32(append(b, 0x21), c)                   // local.set c
+	b = m.tickCall(b, LoopPeriod)
+	return append(b, 0x0c, 0x01, 0x0b) // br 1 (the loop); end
+}
+
+// tickBody is the added function's body:
+//
+//	budget -= k; if budget > 0 { return }
+//	memory.grow(0)            ;; back in Go: preemptible
+//	budget = Budget
+//	if flag { unreachable }   ;; the host stopped the call
+func tickBody(flag, budget uint32) []byte {
+	b := []byte{0x00} // no locals
+	b = appendU32(append(b, 0x23), budget)
+	b = append(b, 0x20, 0x00, 0x6b) // local.get 0; i32.sub
+	b = appendU32(append(b, 0x24), budget)
+	b = appendU32(append(b, 0x23), budget)
+	b = append(b, 0x41, 0x00, 0x4a, 0x04, 0x40, 0x0f, 0x0b) // i32.const 0; i32.gt_s; if return end
+	b = append(b, 0x41, 0x00, 0x40, 0x00, 0x1a)             // i32.const 0; memory.grow 0; drop
+	b = appendS32(append(b, 0x41), Budget)                  // i32.const Budget
+	b = appendU32(append(b, 0x24), budget)                  // global.set budget
+	b = appendU32(append(b, 0x23), flag)                    // global.get flag
+	return append(b, 0x04, 0x40, 0x00, 0x0b, 0x0b)          // if unreachable end; end
+}
+
+// instrumentCode rewrites every function body and appends tick's.
+func (m *Module) instrumentCode(p *parsed, lim *limits, flag, budget uint32) ([]byte, error) {
+	r := &reader{b: p.code}
+	n := uint32(0)
+	if p.code != nil {
+		var err error
+		if n, err = r.u32(); err != nil {
+			return nil, err
+		}
+	}
+	if n != uint32(len(p.funcTypes)) {
+		return nil, fmt.Errorf("%d bodies for %d functions", n, len(p.funcTypes))
+	}
+	out := appendU32(make([]byte, 0, len(p.code)+len(p.code)/8+64), n+1)
+	var body []byte // the rewritten body being built
+	for i := uint32(0); i < n; i++ {
+		size, err := r.u32()
+		if err != nil {
+			return nil, fmt.Errorf("function %d: %w", i, err)
+		}
+		start := r.pos // offset of the body in the code section
+		orig, err := r.bytes(size)
+		if err != nil {
+			return nil, fmt.Errorf("function %d: %w", i, err)
+		}
+		s, err := scanBody(orig, lim)
+		if err != nil {
+			return nil, fmt.Errorf("function %d: %w", i, err)
+		}
+		// Pieces of the new body: copied runs of orig and inserted code.
+		// Runs are recorded relative to the body and shifted once the
+		// size prefix is known.
+		body = body[:0]
+		var runs []run
+		copyRun := func(from, to int) {
+			if to > from {
+				runs = append(runs, run{start + from, len(body), to - from})
+				body = append(body, orig[from:to]...)
+			}
+		}
+		if len(s.loops) == 0 && !s.calls {
+			copyRun(0, len(orig)) // cannot run for long: unchanged
+		} else {
+			counter := uint32(lim.typeParams[p.funcTypes[i]]) + uint32(s.locals)
+			groups := s.groups
+			if len(s.loops) > 0 {
+				groups++ // one more: the loop counter
+			}
+			body = appendU32(body, groups)
+			copyRun(s.groupsAt, s.exprStart)
+			fee := int32(1)
+			if len(s.loops) > 0 {
+				body = append(body, 0x01, 0x7f)                  // (local i32)
+				body = appendS32(append(body, 0x41), LoopPeriod) // i32.const LoopPeriod
+				body = appendU32(append(body, 0x21), counter)    // local.set counter
+				fee = loopEntryFee
+			}
+			body = m.charge(body, budget, fee)
+			m.Entries++
+			prev := s.exprStart
+			for _, l := range s.loops {
+				copyRun(prev, l.at)
+				if l.params {
+					// A branch back to the head would need the loop's
+					// parameters; charge the budget instead (slower).
+					body = m.charge(body, budget, 1)
+				} else {
+					body = m.loopCheck(body, counter)
+				}
+				prev = l.at
+			}
+			m.Loops += len(s.loops)
+			copyRun(prev, len(orig))
+		}
+		out = appendU32(out, uint32(len(body)))
+		for _, rn := range runs {
+			m.runs = append(m.runs, run{rn.orig, len(out) + rn.at, rn.n})
+		}
+		out = append(out, body...)
+	}
+	if !r.done() {
+		return nil, errors.New("trailing bytes")
+	}
+	tick := tickBody(flag, budget)
+	out = append(appendU32(out, uint32(len(tick))), tick...)
+	if !m.DWARF {
+		m.runs = nil // only DWARF-carrying modules report code offsets
+	}
+	return out, nil
+}
