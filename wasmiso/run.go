@@ -1,0 +1,317 @@
+package wasmiso
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
+	"github.com/tetratelabs/wazero/sys"
+
+	"tessera/loader"
+	"tessera/wasmiso/internal/instrument"
+)
+
+// stdioSet is the set whose items are stdin/argv/environ and
+// stdout/stderr.
+const stdioSet = "stdio"
+
+// Call is one run of a module.
+type Call struct {
+	// Inputs become read-only folders /<set>/, one per set even when it has
+	// no items. The stdio set's stdin, argv and environ items are fd 0, the
+	// arguments and the environment.
+	Inputs []loader.Set
+	// Outputs are the declared output sets: writable folders /<set>/ whose
+	// files become the output items. A set named stdio also receives stdout
+	// and stderr; without one they are discarded.
+	Outputs []string
+	// MemoryLimit bounds the linear memory (rounded up to 64 KiB pages, at
+	// most 4 GiB) and, separately, the total size of the output files. 0
+	// means loader.DefaultContextSize.
+	MemoryLimit uint64
+}
+
+// callKey is the context key under which host functions find their call.
+type callKey struct{}
+
+// call is the state of one Run. It is also the linear memory allocator
+// (experimental.MemoryAllocator) of the call's instance, so that the
+// memory limit is per call rather than per wazero runtime.
+type call struct {
+	fs memFS
+
+	// Linear memory.
+	mem      []byte
+	limit    uint64 // bytes
+	refused  bool   // a memory.grow was refused for the limit
+	memTaken bool
+
+	// Interruption: set once, by the deadline or by Runtime.Close.
+	mu       sync.Mutex
+	stopped  atomic.Bool
+	cause    error // context.DeadlineExceeded, context.Canceled or ErrClosed
+	flag     api.MutableGlobal
+	finished bool
+}
+
+// Allocate implements experimental.MemoryAllocator.
+func (c *call) Allocate(capBytes, _ uint64) experimental.LinearMemory {
+	if c.memTaken { // one memory per instance; never expected
+		return &call{limit: c.limit}
+	}
+	c.memTaken = true
+	c.mem = make([]byte, 0, min(capBytes, c.limit))
+	return c
+}
+
+// Reallocate implements experimental.LinearMemory: memory.grow. Beyond the
+// limit it returns nil, which makes memory.grow return -1.
+func (c *call) Reallocate(size uint64) []byte {
+	if size > c.limit {
+		c.refused = true
+		return nil
+	}
+	if size <= uint64(cap(c.mem)) {
+		c.mem = c.mem[:size]
+		return c.mem
+	}
+	// Grow geometrically, as append would, but never past the limit.
+	n := make([]byte, size, min(max(size, 2*uint64(cap(c.mem))), c.limit))
+	copy(n, c.mem)
+	c.mem = n
+	return n
+}
+
+// Free implements experimental.LinearMemory.
+func (c *call) Free() { c.mem = nil }
+
+// interrupt stops the call: the instrumented code traps at its next loop
+// header or call.
+func (c *call) interrupt(cause error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.finished || c.stopped.Load() {
+		return
+	}
+	c.cause = cause
+	c.stopped.Store(true)
+	if c.flag != nil {
+		c.flag.Set(1)
+	}
+}
+
+// Run runs m once in a new instance with fresh linear memory and returns
+// its output sets. A nonzero exit status comes with the outputs and a
+// *loader.ExitError; a trap is a *TrapError (loader.ErrFault); running past
+// ctx's deadline is loader.ErrTimeout, cancellation loader.ErrCanceled,
+// each with no outputs.
+func (r *Runtime) Run(ctx context.Context, m *Module, in Call) (*loader.Outputs, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, stopError(err, "")
+	}
+	c := &call{limit: uint64(pagesFor(in.MemoryLimit)) * pageSize}
+	if m.minPages > uint32(c.limit/pageSize) {
+		return nil, fmt.Errorf("wasmiso: %w: the module needs %d bytes of memory at start, its limit is %d",
+			loader.ErrMemoryLimit, m.MinMemory(), c.limit)
+	}
+	for _, name := range in.Outputs {
+		if err := checkSetName(name); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range in.Inputs {
+		if err := checkSetName(s.Ident); err != nil {
+			return nil, err
+		}
+	}
+	budget := in.MemoryLimit
+	if budget == 0 {
+		budget = loader.DefaultContextSize
+	}
+	c.fs.init(in.Inputs, in.Outputs, int64(min(budget, 1<<62)))
+
+	cfg := r.base
+	if m.wasi {
+		cfg = c.configure(cfg, in.Inputs)
+	}
+	cctx := experimental.WithMemoryAllocator(context.WithValue(ctx, callKey{}, c), c)
+
+	if !r.track(c) {
+		return nil, ErrClosed
+	}
+	defer r.untrack(c)
+	inst, err := r.rt.InstantiateModule(cctx, m.cm, cfg)
+	if err != nil {
+		if c.stopped.Load() {
+			return nil, stopError(c.cause, "")
+		}
+		return nil, fmt.Errorf("wasmiso: instantiating: %w", err)
+	}
+	defer inst.Close(context.Background())
+
+	if m.im != nil {
+		c.mu.Lock()
+		c.flag, _ = inst.ExportedGlobal(instrument.InterruptExport).(api.MutableGlobal)
+		if c.stopped.Load() && c.flag != nil { // Close came first
+			c.flag.Set(1)
+		}
+		c.mu.Unlock()
+		if ctx.Done() != nil {
+			stop := context.AfterFunc(ctx, func() { c.interrupt(ctx.Err()) })
+			defer stop()
+		}
+	}
+	if m.start {
+		err = run(cctx, inst, instrument.StartExport)
+	}
+	if err == nil {
+		err = run(cctx, inst, "_start")
+	}
+	c.mu.Lock()
+	c.finished = true
+	c.mu.Unlock()
+	return r.finish(ctx, m, c, in.Outputs, err)
+}
+
+func run(ctx context.Context, inst api.Module, name string) error {
+	_, err := inst.ExportedFunction(name).Call(ctx)
+	return err
+}
+
+// configure adds what a WASI module sees of the call: its arguments,
+// environment, standard streams and file system. Each With copies the
+// configuration, so only what the call has is added.
+func (c *call) configure(cfg wazero.ModuleConfig, inputs []loader.Set) wazero.ModuleConfig {
+	var argv, environ []byte
+	var haveArgv, haveEnv bool
+	for _, s := range inputs {
+		if s.Ident != stdioSet {
+			continue
+		}
+		for _, it := range s.Items {
+			switch {
+			case it.Ident == "argv" && !haveArgv:
+				argv, haveArgv = it.Data, true
+			case it.Ident == "environ" && !haveEnv:
+				environ, haveEnv = it.Data, true
+			}
+		}
+	}
+	if haveArgv {
+		cfg = cfg.WithArgs(SplitWords(string(argv))...)
+	}
+	if haveEnv {
+		kv := splitEnv(SplitWords(string(environ)))
+		for i := 0; i < len(kv); i += 2 {
+			cfg = cfg.WithEnv(kv[i], kv[i+1])
+		}
+	}
+	if c.fs.hasIn {
+		cfg = cfg.WithStdin(bytes.NewReader(c.fs.stdin))
+	}
+	if c.fs.stdout != nil {
+		cfg = cfg.WithStdout(stdWriter{&c.fs, c.fs.stdout}).WithStderr(stdWriter{&c.fs, c.fs.stderr})
+	}
+	return cfg.WithFSConfig(wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(&c.fs, "/"))
+}
+
+// finish turns the outcome of _start into outputs and an error.
+func (r *Runtime) finish(ctx context.Context, m *Module, c *call, outputs []string, err error) (*loader.Outputs, error) {
+	status := 0
+	var exit *sys.ExitError
+	switch {
+	case err == nil:
+	case c.stopped.Load():
+		return nil, stopError(c.cause, trapFunction(err, m))
+	case errors.As(err, &exit):
+		// With InterruptCloseOnDone wazero reports the deadline as an exit
+		// code, which a guest could also pass to proc_exit: believe it only
+		// when the context is really done.
+		if m.im == nil && (exit.ExitCode() == sys.ExitCodeDeadlineExceeded || exit.ExitCode() == sys.ExitCodeContextCanceled) && ctx.Err() != nil {
+			return nil, stopError(ctx.Err(), "")
+		}
+		status = int(int32(exit.ExitCode()))
+	default:
+		te := trapOf(err, m)
+		if te == nil {
+			return nil, fmt.Errorf("wasmiso: running: %w", err)
+		}
+		if c.limited() {
+			return nil, &MemoryLimitError{Limit: c.limit, Err: te}
+		}
+		return nil, te
+	}
+	sets, cerr := c.fs.collect(outputs)
+	if cerr != nil {
+		return nil, cerr
+	}
+	out := loader.NewOutputs(sets)
+	if status != 0 {
+		var ee error = &loader.ExitError{Status: status}
+		if c.limited() {
+			ee = &MemoryLimitError{Limit: c.limit, Err: ee}
+		}
+		return out, ee
+	}
+	return out, nil
+}
+
+// limited reports whether the call was refused memory or output space.
+func (c *call) limited() bool { return c.refused || c.fs.exhausted }
+
+func stopError(cause error, where string) error {
+	kind := loader.ErrCanceled
+	if errors.Is(cause, context.DeadlineExceeded) {
+		kind = loader.ErrTimeout
+	}
+	if where != "" {
+		return fmt.Errorf("wasmiso: %w (stopped in %s): %w", kind, where, cause)
+	}
+	return fmt.Errorf("wasmiso: %w: %w", kind, cause)
+}
+
+// trapOf returns the *TrapError for an error from a wazero call, or nil if
+// the error is not a trap. wazero wraps a trap with its stack trace, except
+// a stack overflow, which it returns bare.
+func trapOf(err error, m *Module) *TrapError {
+	if t := errors.Unwrap(err); t != nil {
+		return newTrapError(err, t.Error(), m.im)
+	}
+	if trapKinds[err.Error()] != nil {
+		return &TrapError{Trap: err.Error(), kind: trapKinds[err.Error()]}
+	}
+	return nil
+}
+
+// trapFunction names the function an interrupted call was stopped in.
+func trapFunction(err error, m *Module) string {
+	if te := trapOf(err, m); te != nil {
+		return te.Function
+	}
+	return ""
+}
+
+func (r *Runtime) track(c *call) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	r.inflight[c] = struct{}{}
+	r.running.Add(1)
+	return true
+}
+
+func (r *Runtime) untrack(c *call) {
+	r.mu.Lock()
+	delete(r.inflight, c)
+	r.mu.Unlock()
+	r.running.Done()
+}

@@ -1,0 +1,269 @@
+package wasmiso
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"tessera/loader"
+	"tessera/wasmiso/internal/instrument"
+)
+
+// Interrupt selects how a call is stopped at its deadline.
+type Interrupt int
+
+const (
+	// InterruptInstrument (the default) rewrites each module at Compile so
+	// that loop headers and calling functions' entries test a global the
+	// host sets at the deadline: about 0-5% slower on tight loops.
+	InterruptInstrument Interrupt = iota
+	// InterruptCloseOnDone uses wazero's WithCloseOnContextDone, which
+	// calls into the runtime at every loop header: 8-20x slower on tight
+	// loops (docs/wasm-backend.md). Kept for comparison.
+	InterruptCloseOnDone
+)
+
+// Config configures a Runtime. The zero value is ready to use.
+type Config struct {
+	// CacheDir keeps compiled machine code on disk, so a restarted process
+	// compiles nothing it compiled before. Empty means
+	// os.UserCacheDir()/tessera/wazero, or no disk cache when there is no
+	// user cache directory.
+	CacheDir string
+	// NoDiskCache disables the disk cache; modules are still compiled once
+	// per Runtime.
+	NoDiskCache bool
+	// Interpreter selects wazero's interpreter instead of its compiler
+	// (which only exists for amd64 and arm64; elsewhere the interpreter is
+	// used anyway).
+	Interpreter bool
+	// Interrupt selects how deadlines stop a call.
+	Interrupt Interrupt
+}
+
+// Runtime compiles modules and runs calls. It is safe for concurrent use.
+type Runtime struct {
+	cfg   Config
+	rt    wazero.Runtime
+	cache wazero.CompilationCache
+	// base is the ModuleConfig every call starts from: anonymous instances
+	// (so any number may exist at once), no start functions (Run calls
+	// _start itself, once the interrupt is armed), wazero's deterministic
+	// fake clocks and random source, nothing of the host mounted.
+	base wazero.ModuleConfig
+	// hostFuncs are the functions a guest may import, by module and name.
+	hostFuncs map[[2]string]api.FunctionDefinition
+
+	mu       sync.Mutex
+	modules  map[[32]byte]*compileEntry
+	inflight map[*call]struct{}
+	running  sync.WaitGroup // the calls in inflight
+	closed   bool
+}
+
+type compileEntry struct {
+	once sync.Once
+	m    *Module
+	err  error
+}
+
+// New starts a Runtime: a wazero runtime with the WASI preview 1 and
+// "tessera" host modules instantiated once, shared by every call.
+func New(cfg Config) (*Runtime, error) {
+	ctx := context.Background()
+	rc := wazero.NewRuntimeConfig()
+	if cfg.Interpreter {
+		rc = wazero.NewRuntimeConfigInterpreter()
+	}
+	rc = rc.WithCloseOnContextDone(cfg.Interrupt == InterruptCloseOnDone)
+	r := &Runtime{cfg: cfg, modules: map[[32]byte]*compileEntry{}, inflight: map[*call]struct{}{}}
+	if !cfg.NoDiskCache {
+		dir := cfg.CacheDir
+		if dir == "" {
+			if base, err := os.UserCacheDir(); err == nil {
+				dir = filepath.Join(base, "tessera", "wazero")
+			}
+		}
+		if dir != "" {
+			c, err := wazero.NewCompilationCacheWithDir(dir)
+			if err != nil {
+				return nil, fmt.Errorf("wasmiso: opening compilation cache %s: %w", dir, err)
+			}
+			r.cache = c
+			rc = rc.WithCompilationCache(c)
+		}
+	}
+	r.rt = wazero.NewRuntimeWithConfig(ctx, rc)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r.rt); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("wasmiso: instantiating WASI: %w", err)
+	}
+	if err := instantiateKeys(ctx, r.rt); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("wasmiso: instantiating %s: %w", keysModule, err)
+	}
+	r.hostFuncs = map[[2]string]api.FunctionDefinition{}
+	for _, mod := range []string{wasi_snapshot_preview1.ModuleName, keysModule} {
+		for name, def := range r.rt.Module(mod).ExportedFunctionDefinitions() {
+			r.hostFuncs[[2]string{mod, name}] = def
+		}
+	}
+	r.base = wazero.NewModuleConfig().WithName("").WithStartFunctions()
+	return r, nil
+}
+
+// Close stops every call in flight (they fail with ErrClosed and
+// loader.ErrCanceled), waits for them to return and releases the compiled
+// code. The disk cache stays. With InterruptCloseOnDone a call that
+// recurses without loops cannot be stopped, and Close waits for it.
+func (r *Runtime) Close() error {
+	r.mu.Lock()
+	r.closed = true
+	for c := range r.inflight {
+		c.interrupt(ErrClosed)
+	}
+	r.mu.Unlock()
+	// The compiled code must outlive every call executing it.
+	r.running.Wait()
+	err := r.rt.Close(context.Background())
+	if r.cache != nil {
+		err = errors.Join(err, r.cache.Close(context.Background()))
+	}
+	return err
+}
+
+// Module is a compiled module, ready to run any number of times,
+// concurrently.
+type Module struct {
+	hash     [32]byte
+	cm       wazero.CompiledModule
+	im       *instrument.Module // nil with InterruptCloseOnDone
+	minPages uint32
+	wasi     bool // imports WASI: give it a file system, stdio, args
+	start    bool // has a start function, exported as instrument.StartExport
+}
+
+// Hash is the SHA-256 of the module's binary as given to Compile.
+func (m *Module) Hash() [32]byte { return m.hash }
+
+// MinMemory is the linear memory the module needs before it runs, in bytes.
+func (m *Module) MinMemory() uint64 { return uint64(m.minPages) * pageSize }
+
+const pageSize = 64 << 10
+
+// Compile validates and compiles a module once; compiling the same bytes
+// again returns the same *Module. The module must export a function _start
+// with no parameters and results (a WASI command) and may import only WASI
+// preview 1 functions and the "tessera" key functions.
+func (r *Runtime) Compile(wasm []byte) (*Module, error) {
+	h := sha256.Sum256(wasm)
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, ErrClosed
+	}
+	e := r.modules[h]
+	if e == nil {
+		e = &compileEntry{}
+		r.modules[h] = e
+	}
+	r.mu.Unlock()
+	e.once.Do(func() { e.m, e.err = r.compile(h, wasm) })
+	if e.err != nil {
+		// Forget failures, so that an error caused by the moment (a closed
+		// runtime) is not cached; the next attempt compiles afresh.
+		r.mu.Lock()
+		if r.modules[h] == e {
+			delete(r.modules, h)
+		}
+		r.mu.Unlock()
+	}
+	return e.m, e.err
+}
+
+func (r *Runtime) compile(h [32]byte, wasm []byte) (*Module, error) {
+	m := &Module{hash: h}
+	bin := wasm
+	// Instrumenting also validates the structure the rest relies on (the
+	// imports, the memory), so it runs in both interrupt modes.
+	im, err := instrument.Instrument(wasm)
+	if err != nil {
+		return nil, fmt.Errorf("wasmiso: %w", err)
+	}
+	if r.cfg.Interrupt == InterruptInstrument {
+		m.im, bin, m.start = im, im.Binary, im.HasStart
+	}
+	if im.Memory != nil {
+		if im.Memory.Imported {
+			return nil, fmt.Errorf("wasmiso: %w: the module imports its memory", ErrImport)
+		}
+		m.minPages = im.Memory.Min
+	}
+	cm, err := r.rt.CompileModule(context.Background(), bin)
+	if err != nil {
+		return nil, fmt.Errorf("wasmiso: compiling: %w", err)
+	}
+	if err := r.checkImports(cm); err != nil {
+		cm.Close(context.Background())
+		return nil, err
+	}
+	for _, im := range cm.ImportedFunctions() {
+		mod, _, _ := im.Import()
+		m.wasi = m.wasi || mod == wasi_snapshot_preview1.ModuleName
+	}
+	start, ok := cm.ExportedFunctions()["_start"]
+	if !ok || len(start.ParamTypes()) != 0 || len(start.ResultTypes()) != 0 {
+		cm.Close(context.Background())
+		return nil, errors.New("wasmiso: the module does not export a function _start() (not a WASI command)")
+	}
+	m.cm = cm
+	return m, nil
+}
+
+// checkImports rejects imports no instance could satisfy, so that a bad
+// module fails at Compile rather than at every call.
+func (r *Runtime) checkImports(cm wazero.CompiledModule) error {
+	for _, def := range cm.ImportedFunctions() {
+		mod, name, _ := def.Import()
+		host, ok := r.hostFuncs[[2]string{mod, name}]
+		if !ok {
+			return fmt.Errorf("wasmiso: %w: function %s.%s (only %s and %s.getkey/setkey are provided)",
+				ErrImport, mod, name, wasi_snapshot_preview1.ModuleName, keysModule)
+		}
+		if !slices.Equal(def.ParamTypes(), host.ParamTypes()) || !slices.Equal(def.ResultTypes(), host.ResultTypes()) {
+			return fmt.Errorf("wasmiso: %w: function %s.%s has the wrong signature", ErrImport, mod, name)
+		}
+	}
+	if n := len(cm.ImportedMemories()); n > 0 {
+		return fmt.Errorf("wasmiso: %w: the module imports a memory", ErrImport)
+	}
+	return nil
+}
+
+// checkSetName rejects set names that cannot be a folder of the root.
+func checkSetName(name string) error {
+	if name == "" || name == "." || name == ".." || slices.Contains([]byte(name), '/') || slices.Contains([]byte(name), 0) {
+		return fmt.Errorf("wasmiso: set name %q cannot be a folder name", name)
+	}
+	return nil
+}
+
+// pagesFor is the memory limit in pages for a context of size bytes:
+// rounded up, so a function gets at least its registered size; at most the
+// 4 GiB of wasm32.
+func pagesFor(size uint64) uint32 {
+	if size == 0 {
+		size = loader.DefaultContextSize
+	}
+	p := (size + pageSize - 1) / pageSize
+	return uint32(min(p, 65536))
+}

@@ -1,0 +1,2 @@
+/* Does nothing: the cold-start benchmark. */
+int main(void) { return 0; }

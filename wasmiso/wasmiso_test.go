@@ -1,0 +1,624 @@
+package wasmiso
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"tessera/internal/sandbox"
+	"tessera/loader"
+)
+
+func c(name string, flags ...string) func(testing.TB) []byte {
+	return func(t testing.TB) []byte { return cModule(t, name, flags...) }
+}
+
+func wat(name, src string) func(testing.TB) []byte {
+	return func(t testing.TB) []byte { return watModule(t, name, src) }
+}
+
+var stdio = sandbox.Spec{InputSets: []string{"stdio"}, OutputSets: []string{"stdio"}}
+
+// outputCases are calls whose outputs must be exactly right.
+var outputCases = []testCase{
+	{
+		name:   "echo",
+		binary: c("echo"),
+		spec:   stdio,
+		inputs: []loader.Set{set("stdio",
+			"argv", `prog 'single quoted' "dq \"x\""  back\ slash ""`,
+			"environ", `GREETING="hello world" EMPTY= NOEQUALS =novalue`,
+			"stdin", "line1\nline2\n")},
+		check: func(t *testing.T, outs *loader.Outputs, err error) {
+			noError(t, err)
+			want := "argv[0]=<prog>\nargv[1]=<single quoted>\nargv[2]=<dq \"x\">\nargv[3]=<back slash>\nargv[4]=<>\n" +
+				"GREETING=hello world\nEMPTY=\nUNSET=(unset)\nline1\nline2\n"
+			if got := item(t, outs, "stdio", "stdout"); got != want {
+				t.Errorf("stdout:\n%s\nwant:\n%s", got, want)
+			}
+			if got := item(t, outs, "stdio", "stderr"); got != "echo: 5 args\n" {
+				t.Errorf("stderr = %q", got)
+			}
+			if got := idents(outs, "stdio"); !slices.Equal(got, []string{"stdout", "stderr"}) {
+				t.Errorf("stdio items = %q", got)
+			}
+		},
+	},
+	{
+		name:   "echo-no-stdio-output",
+		binary: c("echo"),
+		spec:   sandbox.Spec{InputSets: []string{"stdio"}, OutputSets: []string{"other"}},
+		inputs: []loader.Set{set("stdio", "stdin", "discarded")},
+		check: func(t *testing.T, outs *loader.Outputs, err error) {
+			noError(t, err)
+			if len(outs.Sets) != 1 || outs.Sets[0].Ident != "other" || len(outs.Sets[0].Items) != 0 {
+				t.Errorf("outputs = %s, want one empty set other", describe(outs))
+			}
+		},
+	},
+	{
+		name:   "fileio",
+		binary: c("fileio"),
+		spec:   sandbox.Spec{InputSets: []string{"in"}, OutputSets: []string{"stdio", "out"}},
+		inputs: []loader.Set{set("in",
+			"a.txt", "alpha",
+			"dir/b.txt", "bravo!",
+			"dir/sub/c.txt", "charlie",
+			"dir", "a file where a folder is: not shown",
+			"../escape", "not shown",
+			"x//y", "not shown",
+			"a.txt", "a duplicate: not shown")},
+		check: func(t *testing.T, outs *loader.Outputs, err error) {
+			noError(t, err)
+			want := strings.Join([]string{
+				"a.txt 5 5", "dir/b.txt 6 6", "dir/sub/c.txt 7 7",
+				"open /in/a.txt: EROFS", "open /in/new.txt: EROFS", "open /toplevel: EROFS",
+				"open /in/missing: ENOENT", "open /out/a.txt: EEXIST",
+				"unlink input: EROFS", "rmdir set: EROFS", "rmdir nonempty: ENOTEMPTY",
+				"rename: ok", "unlink: ok", "late size 3", ""}, "\n")
+			if got := item(t, outs, "stdio", "stdout"); got != want {
+				t.Errorf("stdout:\n%s\nwant:\n%s", got, want)
+			}
+			wantOut := []string{"a.txt", "dir/b.txt", "dir/sub/c.txt", "renamed", "late"}
+			if got := idents(outs, "out"); !slices.Equal(got, wantOut) {
+				t.Fatalf("out items = %q, want %q (creation order)", got, wantOut)
+			}
+			for id, data := range map[string]string{"a.txt": "ahpla", "dir/b.txt": "!ovarb", "dir/sub/c.txt": "eilrahc",
+				"renamed": "renamed contents", "late": "xyz"} {
+				if got := item(t, outs, "out", id); got != data {
+					t.Errorf("out/%s = %q, want %q", id, got, data)
+				}
+			}
+		},
+	},
+	{
+		name:   "keys",
+		binary: c("keys"),
+		spec:   sandbox.Spec{InputSets: []string{"in"}, OutputSets: []string{"stdio", "out"}},
+		inputs: []loader.Set{{Ident: "in", Items: []loader.Item{
+			{Ident: "a", Key: 7, Data: []byte("a")}, {Ident: "b", Key: 42, Data: []byte("b")}}}},
+		check: func(t *testing.T, outs *loader.Outputs, err error) {
+			noError(t, err)
+			want := strings.Join([]string{
+				"getkey /in/a = 7", "getkey in/b = 42", "getkey /in/missing = -1", "getkey /in = -1", "getkey /in/./a = 7",
+				"setkey /out/a = 0", "setkey out/b = 0", "setkey /in/a = -1", "setkey /out/none = -1",
+				"getkey /out/a = 1007", "getkey wild = -1", ""}, "\n")
+			if got := item(t, outs, "stdio", "stdout"); got != want {
+				t.Errorf("stdout:\n%s\nwant:\n%s", got, want)
+			}
+			s := outs.Set("out")
+			if s == nil || len(s.Items) != 2 || s.Items[0].Key != 1007 || s.Items[1].Key != 1042 {
+				t.Errorf("out = %+v, want a with key 1007 and b with key 1042", s)
+			}
+		},
+	},
+	{
+		name:   "exit-status-with-outputs",
+		binary: c("exit3"),
+		spec:   sandbox.Spec{OutputSets: []string{"stdio", "out"}},
+		check: func(t *testing.T, outs *loader.Outputs, err error) {
+			var ee *loader.ExitError
+			if !errors.As(err, &ee) || ee.Status != 3 || !errors.Is(err, loader.ErrExitStatus) {
+				t.Fatalf("err = %v, want *loader.ExitError with status 3", err)
+			}
+			if got := item(t, outs, "stdio", "stdout"); got != "partial output\n" {
+				t.Errorf("stdout = %q", got)
+			}
+			if got := item(t, outs, "out", "result"); got != "written before exit" {
+				t.Errorf("out/result = %q", got)
+			}
+		},
+	},
+	{
+		name:   "matmul",
+		binary: c("matmul"),
+		spec:   stdio,
+		inputs: []loader.Set{set("stdio", "argv", "matmul 64")},
+		check: func(t *testing.T, outs *loader.Outputs, err error) {
+			noError(t, err)
+			if got, want := item(t, outs, "stdio", "stdout"), fmt.Sprintf("%d\n", matmulSum(64)); got != want {
+				t.Errorf("stdout = %q, want %q", got, want)
+			}
+		},
+	},
+	{
+		name:   "malloc-until-refused",
+		binary: c("alloc"),
+		spec:   sandbox.Spec{InputSets: []string{"stdio"}, OutputSets: []string{"stdio"}, ContextSize: 16 << 20},
+		inputs: []loader.Set{set("stdio", "argv", "alloc count")},
+		check: func(t *testing.T, outs *loader.Outputs, err error) {
+			// The guest copes with malloc's NULL and exits 0: no error.
+			noError(t, err)
+			var n int
+			if _, err := fmt.Sscan(item(t, outs, "stdio", "stdout"), &n); err != nil || n < 8 || n >= 16 {
+				t.Errorf("got %d MiB blocks (%v) within a 16 MiB limit; want 8..15", n, err)
+			}
+		},
+	},
+	{
+		name: "memory-grow-refused",
+		binary: wat("grow", `(module (memory 1)
+			(func (export "_start")
+				;; 1000 pages exceed the 2 MiB limit: -1, then 10 pages fit.
+				(if (i32.ne (memory.grow (i32.const 1000)) (i32.const -1)) (then unreachable))
+				(if (i32.eq (memory.grow (i32.const 10)) (i32.const -1)) (then unreachable))
+				(if (i32.ne (memory.size) (i32.const 11)) (then unreachable))))`),
+		spec: sandbox.Spec{ContextSize: 2 << 20},
+		check: func(t *testing.T, outs *loader.Outputs, err error) {
+			noError(t, err)
+		},
+	},
+}
+
+// matmulSum is testdata/matmul.c's checksum, computed in Go.
+func matmulSum(n int) int64 {
+	var sum int64
+	for i := 0; i < n; i++ {
+		for j := 0; j < n; j++ {
+			for k := 0; k < n; k++ {
+				sum += int64((i+k)%7) * int64((k*j)%5)
+			}
+		}
+	}
+	return sum
+}
+
+func TestOutputs(t *testing.T) {
+	b := newBackend(t, Config{})
+	for _, tc := range outputCases {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, b) })
+	}
+}
+
+// trapCase is a module whose _start calls one function that traps.
+type trapCase struct {
+	name, body, decls string
+	kind              error
+}
+
+var trapCases = []trapCase{
+	{"unreachable", "unreachable", "", ErrUnreachable},
+	{"oob", "(drop (i32.load (i32.const 70000)))", "", ErrOutOfBounds},
+	{"stack_overflow", "(call $stack_overflow)", "", ErrStackOverflow},
+	{"div_zero", "(drop (i32.div_s (i32.const 1) (i32.const 0)))", "", ErrDivideByZero},
+	{"int_overflow", "(drop (i32.div_s (i32.const 0x80000000) (i32.const -1)))", "", ErrIntegerOverflow},
+	{"bad_conversion", "(drop (i32.trunc_f32_s (f32.const nan)))", "", ErrInvalidConversion},
+	{"table_oob", "(call_indirect (i32.const 5))", "(table 1 funcref)", ErrTableAccess},
+	{"call_type", "(call_indirect (type $t) (i32.const 0) (i32.const 0))",
+		"(type $t (func (param i32))) (table 1 funcref) (elem (i32.const 0) $nothing) (func $nothing)", ErrIndirectCallType},
+}
+
+func TestTraps(t *testing.T) {
+	b := newBackend(t, Config{})
+	for _, tc := range trapCases {
+		src := fmt.Sprintf(`(module (memory 1) %s (func $%s %s) (func (export "_start") (call $%s)))`,
+			tc.decls, tc.name, tc.body, tc.name)
+		testCase{
+			name:   "trap-" + tc.name,
+			binary: wat(tc.name, src),
+			check: func(t *testing.T, outs *loader.Outputs, err error) {
+				var te *TrapError
+				if !errors.As(err, &te) || !errors.Is(err, loader.ErrFault) || !errors.Is(err, tc.kind) {
+					t.Fatalf("err = %v, want a *TrapError matching ErrFault and %v", err, tc.kind)
+				}
+				// wazero reports a stack overflow without a stack trace.
+				if te.Function != tc.name && !(tc.kind == ErrStackOverflow && te.Function == "") {
+					t.Errorf("trap in %q, want %q (stack:\n%s)", te.Function, tc.name, te.Stack)
+				}
+				if outs != nil {
+					t.Errorf("a trap returned outputs %s", describe(outs))
+				}
+				if errors.Is(err, loader.ErrMemoryLimit) || errors.Is(err, loader.ErrTimeout) {
+					t.Errorf("err = %v also matches an unrelated kind", err)
+				}
+			},
+		}.run(t, b)
+	}
+}
+
+// TestTrapOffset checks the code offset of a trap in a module with DWARF:
+// it must point at a load instruction in the original (uninstrumented)
+// module's code section.
+func TestTrapOffset(t *testing.T) {
+	b := newBackend(t, Config{})
+	for _, debug := range []bool{false, true} {
+		flags := []string{"-Wl,--strip-debug"} // wasi-libc's objects carry DWARF too
+		if debug {
+			flags = []string{"-g"}
+		}
+		bin := cModule(t, "oob", flags...)
+		testCase{
+			name: "oob", binary: func(testing.TB) []byte { return bin },
+			check: func(t *testing.T, outs *loader.Outputs, err error) {
+				var te *TrapError
+				if !errors.As(err, &te) || !errors.Is(err, ErrOutOfBounds) {
+					t.Fatalf("err = %v, want an out-of-bounds trap", err)
+				}
+				if !strings.Contains(te.Function, "main") {
+					t.Errorf("trap in %q, want main (stack:\n%s)", te.Function, te.Stack)
+				}
+				if te.HasOffset != debug {
+					t.Fatalf("HasOffset = %v for a module with DWARF = %v (%v)", te.HasOffset, debug, err)
+				}
+				if !debug {
+					return
+				}
+				code := codeSection(t, bin)
+				if te.Offset >= uint64(len(code)) {
+					t.Fatalf("offset %#x outside the code section (%d bytes)", te.Offset, len(code))
+				}
+				if op := code[te.Offset]; op < 0x28 || op > 0x35 {
+					t.Errorf("byte at offset %#x is %#x, not a load instruction", te.Offset, op)
+				}
+			},
+		}.run(t, b)
+	}
+}
+
+// codeSection returns the contents of a module's code section.
+func codeSection(t *testing.T, bin []byte) []byte {
+	t.Helper()
+	for p := 8; p < len(bin); {
+		id := bin[p]
+		p++
+		var size, shift int
+		for {
+			c := bin[p]
+			p++
+			size |= int(c&0x7f) << shift
+			shift += 7
+			if c&0x80 == 0 {
+				break
+			}
+		}
+		if id == 10 {
+			return bin[p : p+size]
+		}
+		p += size
+	}
+	t.Fatal("no code section")
+	return nil
+}
+
+// The ways a call can run forever: a loop, recursion without any loop, a
+// start function that loops.
+var foreverCases = []testCase{
+	{name: "loop", binary: c("loop")},
+	{name: "recursion", binary: wat("recursion", `(module
+		(func $fib (param i32) (result i32)
+			(if (result i32) (i32.lt_u (local.get 0) (i32.const 2))
+				(then (local.get 0))
+				(else (i32.add (call $fib (i32.sub (local.get 0) (i32.const 1)))
+				               (call $fib (i32.sub (local.get 0) (i32.const 2)))))))
+		(func (export "_start") (drop (call $fib (i32.const 80)))))`)},
+	{name: "start-section", binary: wat("startloop", `(module
+		(func $spin (loop (br 0)))
+		(start $spin)
+		(func (export "_start")))`)},
+}
+
+func TestDeadline(t *testing.T) {
+	for _, mode := range []Interrupt{InterruptInstrument, InterruptCloseOnDone} {
+		b := newBackend(t, Config{Interrupt: mode})
+		for _, tc := range foreverCases {
+			// wazero's close-on-done checks only loop headers, so it never
+			// stops recursion without loops; and it cannot stop a start
+			// section that loops, which runs inside InstantiateModule. Both
+			// are reasons InterruptInstrument is the default.
+			if mode == InterruptCloseOnDone && tc.name != "loop" {
+				continue
+			}
+			t.Run(fmt.Sprintf("%s/mode%d/timeout", tc.name, mode), func(t *testing.T) {
+				tc.timeout = 50 * time.Millisecond
+				tc.check = func(t *testing.T, outs *loader.Outputs, err error) {
+					if !errors.Is(err, loader.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) || outs != nil {
+						t.Fatalf("err = %v (outputs %v), want loader.ErrTimeout and no outputs", err, outs)
+					}
+					if errors.Is(err, loader.ErrFault) {
+						t.Errorf("a timeout also matches ErrFault: %v", err)
+					}
+				}
+				tc.run(t, b)
+			})
+			t.Run(fmt.Sprintf("%s/mode%d/cancel", tc.name, mode), func(t *testing.T) {
+				tc.cancel = 50 * time.Millisecond
+				tc.check = func(t *testing.T, outs *loader.Outputs, err error) {
+					if !errors.Is(err, loader.ErrCanceled) || outs != nil {
+						t.Fatalf("err = %v, want loader.ErrCanceled and no outputs", err)
+					}
+				}
+				tc.run(t, b)
+			})
+		}
+	}
+}
+
+// TestExpiredContext: a context that is done before the call starts stops
+// it before anything runs.
+func TestExpiredContext(t *testing.T) {
+	r := newRuntime(t, Config{})
+	m, err := r.Compile(cModule(t, "noop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := r.Run(ctx, m, Call{}); !errors.Is(err, loader.ErrCanceled) {
+		t.Fatalf("err = %v, want ErrCanceled", err)
+	}
+}
+
+func TestMemoryLimitTrap(t *testing.T) {
+	b := newBackend(t, Config{})
+	testCase{
+		name:   "malloc-abort",
+		binary: c("alloc"),
+		spec:   sandbox.Spec{InputSets: []string{"stdio"}, ContextSize: 8 << 20},
+		inputs: []loader.Set{set("stdio", "argv", "alloc abort")},
+		check: func(t *testing.T, outs *loader.Outputs, err error) {
+			var me *MemoryLimitError
+			if !errors.As(err, &me) || !errors.Is(err, loader.ErrMemoryLimit) || !errors.Is(err, loader.ErrFault) || !errors.Is(err, ErrUnreachable) {
+				t.Fatalf("err = %v, want a MemoryLimitError around an unreachable trap", err)
+			}
+			if me.Limit != 8<<20 {
+				t.Errorf("limit = %d, want %d", me.Limit, 8<<20)
+			}
+		},
+	}.run(t, b)
+	// A module that needs more memory at start than the context allows is
+	// refused when it is loaded.
+	_, err := b.Load(sandbox.Spec{Name: "big", Binary: watModule(t, "big", `(module (memory 100) (func (export "_start")))`), ContextSize: 1 << 20})
+	if !errors.Is(err, loader.ErrMemoryLimit) {
+		t.Fatalf("Load = %v, want ErrMemoryLimit", err)
+	}
+}
+
+func TestGoWasip1(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and compiles a Go program (seconds)")
+	}
+	b := newBackend(t, Config{})
+	testCase{
+		name:   "goguest",
+		binary: goModule,
+		spec:   sandbox.Spec{InputSets: []string{"stdio", "in"}, OutputSets: []string{"stdio", "out"}},
+		inputs: []loader.Set{
+			set("stdio", "argv", "goguest 4", "stdin", "from stdin"),
+			set("in", "x.txt", "hello", "sub/y.txt", "World"),
+		},
+		check: func(t *testing.T, outs *loader.Outputs, err error) {
+			var ee *loader.ExitError
+			if !errors.As(err, &ee) || ee.Status != 4 {
+				t.Fatalf("err = %v, want exit status 4", err)
+			}
+			if got, want := item(t, outs, "stdio", "stdout"), "sub/y.txt 5\nx.txt 5\n"; got != want {
+				t.Errorf("stdout = %q, want %q", got, want)
+			}
+			if got := item(t, outs, "stdio", "stderr"); got != "from stdin" {
+				t.Errorf("stderr = %q", got)
+			}
+			if got := idents(outs, "out"); !slices.Equal(got, []string{"sub/y.txt", "x.txt"}) {
+				t.Errorf("out = %q", got)
+			}
+			if item(t, outs, "out", "x.txt") != "HELLO" || item(t, outs, "out", "sub/y.txt") != "WORLD" {
+				t.Errorf("outputs not upper-cased: %s", describe(outs))
+			}
+		},
+	}.run(t, b)
+}
+
+// TestFreshInstance: nothing of one call is visible to the next, neither
+// linear memory nor files.
+func TestFreshInstance(t *testing.T) {
+	b := newBackend(t, Config{})
+	for i := 0; i < 3; i++ {
+		testCase{
+			name: "fresh", binary: c("fresh"),
+			spec: sandbox.Spec{OutputSets: []string{"stdio", "out"}},
+			check: func(t *testing.T, outs *loader.Outputs, err error) {
+				noError(t, err)
+				if got := item(t, outs, "stdio", "stdout"); got != "calls=1 mark=absent\n" {
+					t.Errorf("call %d saw %q", i, got)
+				}
+			},
+		}.run(t, b)
+	}
+}
+
+func TestConcurrentCalls(t *testing.T) {
+	b := newBackend(t, Config{})
+	fn, err := b.Load(sandbox.Spec{Name: "echo", Binary: cModule(t, "echo"), InputSets: []string{"stdio"}, OutputSets: []string{"stdio"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				in := fmt.Sprintf("goroutine %d call %d", g, i)
+				outs, err := fn.Run(context.Background(), []loader.Set{set("stdio", "argv", "echo", "stdin", in)})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if got := string(outs.Set("stdio").Items[0].Data); !strings.HasSuffix(got, "\n"+in) {
+					errs <- fmt.Errorf("call %q got stdout %q", in, got)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// TestCloseStopsCalls: Close interrupts a call in flight.
+func TestCloseStopsCalls(t *testing.T) {
+	r, err := New(Config{CacheDir: cacheDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := r.Compile(cModule(t, "loop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() {
+		_, err := r.Run(context.Background(), m, Call{})
+		done <- err
+	}()
+	// Wait until the call is running: tracked, with its instance armed.
+	for running := false; !running; {
+		select {
+		case err := <-done:
+			t.Fatalf("the call ended before Close: %v", err)
+		case <-time.After(time.Millisecond):
+		}
+		r.mu.Lock()
+		for c := range r.inflight {
+			c.mu.Lock()
+			running = c.flag != nil
+			c.mu.Unlock()
+		}
+		r.mu.Unlock()
+	}
+	r.Close()
+	if err := <-done; !errors.Is(err, loader.ErrCanceled) || !errors.Is(err, ErrClosed) {
+		t.Fatalf("err = %v, want ErrCanceled and ErrClosed", err)
+	}
+	if _, err := r.Run(context.Background(), m, Call{}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Run after Close = %v, want ErrClosed", err)
+	}
+}
+
+func TestCompileRejects(t *testing.T) {
+	r := newRuntime(t, Config{})
+	cases := []struct {
+		name string
+		bin  func(testing.TB) []byte
+		want string
+	}{
+		{"not-wasm", func(testing.TB) []byte { return []byte("\x7fELF nope") }, "not a WebAssembly module"},
+		{"no-start", wat("nostart", `(module (func (export "main")))`), "_start"},
+		{"foreign-import", wat("envimport", `(module (import "env" "f" (func)) (func (export "_start")))`), "env.f"},
+		{"memory-import", wat("memimport", `(module (import "env" "mem" (memory 1)) (func (export "_start")))`), "imports its memory"},
+		{"bad-signature", wat("badsig", `(module (import "tessera" "getkey" (func (param i32) (result i32))) (func (export "_start")))`), "wrong signature"},
+		{"reserved-export", wat("reserved", `(module (func (export "tessera:interrupt")) (func (export "_start")))`), "reserved"},
+		{"truncated", func(t testing.TB) []byte { b := cModule(t, "noop"); return b[:len(b)/2] }, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := r.Compile(tc.bin(t))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Compile = %v, want an error mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestCompileOnce(t *testing.T) {
+	r := newRuntime(t, Config{})
+	bin := cModule(t, "noop")
+	m1, err := r.Compile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := r.Compile(append([]byte(nil), bin...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m1 != m2 {
+		t.Error("compiling the same bytes twice gave two modules")
+	}
+}
+
+func TestSetNames(t *testing.T) {
+	b := newBackend(t, Config{})
+	bin := cModule(t, "noop")
+	for _, spec := range []sandbox.Spec{
+		{InputSets: []string{"a/b"}}, {OutputSets: []string{".."}}, {OutputSets: []string{""}},
+		{InputSets: []string{"x", "x"}},
+	} {
+		spec.Binary = bin
+		if _, err := b.Load(spec); err == nil {
+			t.Errorf("Load accepted sets %q %q", spec.InputSets, spec.OutputSets)
+		}
+	}
+	fn, err := b.Load(sandbox.Spec{Binary: bin, InputSets: []string{"in"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fn.Run(context.Background(), []loader.Set{set("undeclared", "a", "b")}); err == nil {
+		t.Error("Run accepted an undeclared input set")
+	}
+}
+
+// TestDeadlineUnderGC: more guests spinning than there are Ps, while the
+// garbage collector keeps stopping the world. Go cannot preempt machine
+// code, so this only ends if the instrumented guests return to Go on their
+// own; otherwise the stop-the-world waits for them, the timers that would
+// stop them never fire, and the test hangs until go test kills it.
+func TestDeadlineUnderGC(t *testing.T) {
+	r := newRuntime(t, Config{})
+	m, err := r.Compile(cModule(t, "loop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				runtime.GC()
+			}
+		}
+	}()
+	defer close(stop)
+	var wg sync.WaitGroup
+	for i := 0; i < runtime.GOMAXPROCS(0)+2; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			if _, err := r.Run(ctx, m, Call{}); !errors.Is(err, loader.ErrTimeout) {
+				t.Errorf("err = %v, want ErrTimeout", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
