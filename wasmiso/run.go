@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 
@@ -41,17 +42,12 @@ type Call struct {
 // callKey is the context key under which host functions find their call.
 type callKey struct{}
 
-// call is the state of one Run. It is also the linear memory allocator
-// (experimental.MemoryAllocator) of the call's instance, so that the
-// memory limit is per call rather than per wazero runtime.
+// call is the state of one Run.
 type call struct {
-	fs memFS
+	fs   memFS
+	rand guestRand
 
-	// Linear memory.
-	mem      []byte
-	limit    uint64 // bytes
-	refused  bool   // a memory.grow was refused for the limit
-	memTaken bool
+	mem linearMemory
 
 	// Interruption: set once, by the deadline or by Runtime.Close.
 	mu       sync.Mutex
@@ -60,37 +56,6 @@ type call struct {
 	flag     api.MutableGlobal
 	finished bool
 }
-
-// Allocate implements experimental.MemoryAllocator.
-func (c *call) Allocate(capBytes, _ uint64) experimental.LinearMemory {
-	if c.memTaken { // one memory per instance; never expected
-		return &call{limit: c.limit}
-	}
-	c.memTaken = true
-	c.mem = make([]byte, 0, min(capBytes, c.limit))
-	return c
-}
-
-// Reallocate implements experimental.LinearMemory: memory.grow. Beyond the
-// limit it returns nil, which makes memory.grow return -1.
-func (c *call) Reallocate(size uint64) []byte {
-	if size > c.limit {
-		c.refused = true
-		return nil
-	}
-	if size <= uint64(cap(c.mem)) {
-		c.mem = c.mem[:size]
-		return c.mem
-	}
-	// Grow geometrically, as append would, but never past the limit.
-	n := make([]byte, size, min(max(size, 2*uint64(cap(c.mem))), c.limit))
-	copy(n, c.mem)
-	c.mem = n
-	return n
-}
-
-// Free implements experimental.LinearMemory.
-func (c *call) Free() { c.mem = nil }
 
 // interrupt stops the call: the instrumented code traps at its next loop
 // header or call.
@@ -116,10 +81,10 @@ func (r *Runtime) Run(ctx context.Context, m *Module, in Call) (*loader.Outputs,
 	if err := ctx.Err(); err != nil {
 		return nil, stopError(err, "")
 	}
-	c := &call{limit: uint64(pagesFor(in.MemoryLimit)) * pageSize}
-	if m.minPages > uint32(c.limit/pageSize) {
+	c := &call{mem: linearMemory{limit: uint64(pagesFor(in.MemoryLimit)) * pageSize}}
+	if m.MinMemory() > c.mem.limit {
 		return nil, fmt.Errorf("wasmiso: %w: the module needs %d bytes of memory at start, its limit is %d",
-			loader.ErrMemoryLimit, m.MinMemory(), c.limit)
+			loader.ErrMemoryLimit, m.MinMemory(), c.mem.limit)
 	}
 	for _, name := range in.Outputs {
 		if err := checkSetName(name); err != nil {
@@ -141,7 +106,10 @@ func (r *Runtime) Run(ctx context.Context, m *Module, in Call) (*loader.Outputs,
 	if m.wasi {
 		cfg = c.configure(cfg, in.Inputs)
 	}
-	cctx := experimental.WithMemoryAllocator(context.WithValue(ctx, callKey{}, c), c)
+	// Always set: wazero's default seeds a math/rand source per instance,
+	// which costs microseconds even when the guest never asks.
+	cfg = cfg.WithRandSource(&c.rand)
+	cctx := experimental.WithMemoryAllocator(context.WithValue(ctx, callKey{}, c), &c.mem)
 
 	if !r.track(c) {
 		return nil, ErrClosed
@@ -244,7 +212,7 @@ func (r *Runtime) finish(ctx context.Context, m *Module, c *call, outputs []stri
 			return nil, fmt.Errorf("wasmiso: running: %w", err)
 		}
 		if c.limited() {
-			return nil, &MemoryLimitError{Limit: c.limit, Err: te}
+			return nil, &MemoryLimitError{Limit: c.mem.limit, Err: te}
 		}
 		return nil, te
 	}
@@ -256,7 +224,7 @@ func (r *Runtime) finish(ctx context.Context, m *Module, c *call, outputs []stri
 	if status != 0 {
 		var ee error = &loader.ExitError{Status: status}
 		if c.limited() {
-			ee = &MemoryLimitError{Limit: c.limit, Err: ee}
+			ee = &MemoryLimitError{Limit: c.mem.limit, Err: ee}
 		}
 		return out, ee
 	}
@@ -264,7 +232,7 @@ func (r *Runtime) finish(ctx context.Context, m *Module, c *call, outputs []stri
 }
 
 // limited reports whether the call was refused memory or output space.
-func (c *call) limited() bool { return c.refused || c.fs.exhausted }
+func (c *call) limited() bool { return c.mem.refused || c.fs.exhausted }
 
 func stopError(cause error, where string) error {
 	kind := loader.ErrCanceled
@@ -314,4 +282,23 @@ func (r *Runtime) untrack(c *call) {
 	delete(r.inflight, c)
 	r.mu.Unlock()
 	r.running.Done()
+}
+
+// guestRand is what random_get returns: like wazero's default, the same
+// bytes in every call (nothing of the host's randomness is visible), but
+// seeded only when the guest first asks.
+type guestRand struct {
+	seeded bool
+	c      rand.ChaCha8
+}
+
+// randSeed is fixed: calls are deterministic.
+var randSeed = [32]byte([]byte("tessera wasmiso fixed rand seed."))
+
+func (g *guestRand) Read(p []byte) (int, error) {
+	if !g.seeded {
+		g.c.Seed(randSeed)
+		g.seeded = true
+	}
+	return g.c.Read(p)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -621,4 +622,66 @@ func TestDeadlineUnderGC(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestMemoryFlat: 10,000 calls leave the Go heap and the process's
+// resident memory where they found them, give or take a generous margin
+// (each call allocates some 200 KiB, so a leak of even a few percent would
+// show as hundreds of MiB).
+func TestMemoryFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10,000 calls")
+	}
+	r := newRuntime(t, Config{})
+	m, err := r.Compile(cModule(t, "echo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := Call{Inputs: []loader.Set{set("stdio", "argv", "echo a b", "stdin", strings.Repeat("x", 1000))}, Outputs: []string{"stdio"}}
+	run := func(n int) {
+		for i := 0; i < n; i++ {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			outs, err := r.Run(ctx, m, call)
+			cancel()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := outs.Sets[0].Items[0].Data; len(got) < 1000 {
+				t.Fatalf("call %d: stdout %d bytes", i, len(got))
+			}
+			outs.Release()
+		}
+	}
+	run(500) // warm up pools and caches
+	heap0, rss0 := memUse(t)
+	run(10000)
+	heap1, rss1 := memUse(t)
+	t.Logf("heap %d -> %d KiB, rss %d -> %d KiB", heap0>>10, heap1>>10, rss0>>10, rss1>>10)
+	if heap1 > heap0+32<<20 {
+		t.Errorf("Go heap grew by %d KiB over 10,000 calls", (heap1-heap0)>>10)
+	}
+	if rss1 > rss0+128<<20 {
+		t.Errorf("resident memory grew by %d KiB over 10,000 calls", (rss1-rss0)>>10)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.inflight) != 0 {
+		t.Errorf("%d calls still tracked", len(r.inflight))
+	}
+}
+
+// memUse returns the live Go heap after a collection and the resident set
+// size (from /proc/self/statm; 0 where there is none).
+func memUse(t *testing.T) (heap, rss uint64) {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	if b, err := os.ReadFile("/proc/self/statm"); err == nil {
+		var size, res uint64
+		if _, err := fmt.Sscan(string(b), &size, &res); err == nil {
+			rss = res * uint64(os.Getpagesize())
+		}
+	}
+	return ms.HeapAlloc, rss
 }
