@@ -44,3 +44,10 @@ type kvmFunction struct {
 func (f *kvmFunction) Run(ctx context.Context, inputs []loader.Set) (*loader.Outputs, error) {
 	return f.pool.Run(ctx, f.fn, inputs)
 }
+
+func (f *kvmFunction) RunTrace(ctx context.Context, inputs []loader.Set, ph *sandbox.Phases) (*loader.Outputs, error) {
+	var tr vmm.Trace
+	outs, err := f.pool.RunTrace(ctx, f.fn, inputs, &tr)
+	*ph = sandbox.Phases{Load: tr.Load, Transfer: tr.Transfer, Execute: tr.Execute, Outputs: tr.Outputs}
+	return outs, err
+}
