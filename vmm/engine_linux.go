@@ -340,66 +340,57 @@ func (e *Engine) RunTrace(ctx context.Context, fn *loader.Function, inputs []loa
 	if err != nil {
 		return nil, err
 	}
-	var t0 time.Time
-	if tr != nil {
-		*tr = Trace{}
-		t0 = time.Now()
+	if tr == nil {
+		tr = new(Trace) // a handful of clock reads; simpler than branching
 	}
+	*tr = Trace{}
+	t0 := time.Now()
 	lap := func(d *time.Duration) {
-		if tr != nil {
-			now := time.Now()
-			*d, t0 = now.Sub(t0), now
-		}
+		now := time.Now()
+		*d, t0 = now.Sub(t0), now
 	}
 
 	img := fn.Image
-	l, err := loader.PlanLayout(img, fn.ContextSize, loader.SetupOptions{StackSize: fn.StackSize})
+	plan, err := loader.PlanLayout(img, fn.ContextSize, loader.SetupOptions{StackSize: fn.StackSize})
 	if err != nil {
 		return nil, err
 	}
-	cr3, err := e.pageTables(img, l)
+	cr3, err := e.pageTables(img, plan)
 	if err != nil {
 		return nil, err
 	}
 	e.mem.place(img)
-	lap(&tr_(tr).Load)
+	lap(&tr.Load)
 
 	// The memory is zero except for the resident image, as Setup wants.
 	c, err := loader.NewContextOn(e.mem.mem[:fn.ContextSize], -1, nil)
+	var l *loader.Layout
 	if err == nil {
 		l, err = c.Setup(img, in, fn.OutputSets, loader.SetupOptions{StackSize: fn.StackSize, ImageLoaded: true})
 	}
-	e.mem.hostWrote(l.ImageEnd, l.HeapBegin)
 	if err != nil {
+		// Setup may have written anywhere in the input area before it
+		// found the inputs do not fit.
+		e.mem.hostWrote(plan.ImageEnd, plan.HeapEnd)
 		e.reset(false)
 		return nil, err
 	}
-	lap(&tr_(tr).Transfer)
+	e.mem.hostWrote(l.ImageEnd, l.HeapBegin)
+	lap(&tr.Transfer)
 
 	res := e.execute(ctx, l, cr3, tr)
-	lap(&tr_(tr).Execute)
+	lap(&tr.Execute)
 
 	var outs *loader.Outputs
 	if res.err == nil {
 		outs, res.err = e.collect(c, res.status)
 	}
-	lap(&tr_(tr).Outputs)
+	lap(&tr.Outputs)
 	c.Release()
 	e.reset(res.dirtyVCPU)
-	lap(&tr_(tr).Reset)
+	lap(&tr.Reset)
 	return outs, res.err
 }
-
-// tr_ lets lap write into a nil Trace's fields without a branch at every
-// call site.
-func tr_(t *Trace) *Trace {
-	if t == nil {
-		return &discard
-	}
-	return t
-}
-
-var discard Trace
 
 // pageTables returns the CR3 for img laid out as l, building the tables on
 // first use.
@@ -481,9 +472,7 @@ func (e *Engine) execute(ctx context.Context, l *loader.Layout, cr3 uint64, tr *
 
 	for {
 		err := e.vcpu.Run()
-		if tr != nil {
-			tr.Exits++
-		}
+		tr.Exits++
 		if err == unix.EINTR || (err == nil && e.vcpu.ExitReason() == kvm.ExitIntr) {
 			if e.kicked.Load() == gen || (hasDeadline && !time.Now().Before(deadline)) {
 				return e.stopped(ctx)

@@ -379,3 +379,27 @@ func TestWrongThread(t *testing.T) {
 		t.Fatalf("got %v, want ErrWrongThread", err)
 	}
 }
+
+// TestInputsTooLarge: a request that does not fit is refused before the
+// guest runs, and whatever was written for it is cleaned up.
+func TestInputsTooLarge(t *testing.T) {
+	e := newEngine(t)
+	big := []loader.Set{{Ident: "in", Items: []loader.Item{{Ident: "x", Data: make([]byte, 5<<20)}}}}
+	for i := range big[0].Items[0].Data {
+		big[0].Items[0].Data[i] = 0x5e
+	}
+	if _, err := e.Run(context.Background(), fnFor(t, "echo"), big); !errors.Is(err, loader.ErrContextTooSmall) {
+		t.Fatalf("got %v, want ErrContextTooSmall", err)
+	}
+	checkEcho(t, e)
+	// Inputs that fit only partly must not leave bytes behind either.
+	nearly := []loader.Set{{Ident: "in", Items: []loader.Item{{Ident: "a", Data: big[0].Items[0].Data[:2<<20]}, {Ident: "b", Data: big[0].Items[0].Data[:2<<20]}}}}
+	if _, err := e.Run(context.Background(), fnFor(t, "echo"), nearly); !errors.Is(err, loader.ErrContextTooSmall) {
+		t.Fatalf("got %v, want ErrContextTooSmall", err)
+	}
+	for i, b := range e.mem.mem[:4<<20] {
+		if b == 0x5e {
+			t.Fatalf("input byte left at %#x after a refused call", i)
+		}
+	}
+}
