@@ -31,11 +31,13 @@ GUEST_CFLAGS_x86-64-v3 := -O3 -march=x86-64-v3
 GUEST_CFLAGS_x86-64-v4 := -O3 -march=x86-64-v4
 GUEST_CFLAGS_debug     := -Og -march=x86-64 -mtune=generic
 
-# Linked at 0x10000 (the lowest guest address) so that the context is not
-# wasted below the image; debug builds keep the usual Linux address.
+# Sandbox builds are linked at 0x10000 (the lowest guest address) so that
+# the context is not wasted below the image, and keep their symbol table
+# (the loader needs __dandelion_system_data) but no debug information.
+# Debug builds keep the usual Linux address and everything gdb wants.
 GUEST_LDFLAGS := -static -no-pie -nostdlib -Wl,--gc-sections -Wl,-z,noexecstack \
 	-Wl,--build-id=none
-GUEST_LDFLAGS_native := -Wl,-Ttext-segment=0x10000
+GUEST_LDFLAGS_native := -Wl,-Ttext-segment=0x10000 -Wl,--strip-debug
 GUEST_LIBS = -Wl,--start-group $(1) $(NEWLIB_SYS)/lib/libc.a $(NEWLIB_SYS)/lib/libm.a \
 	$(LIBGCC) -Wl,--end-group
 
@@ -88,3 +90,22 @@ guests: hlibc $(EXAMPLES:%=$(GUESTS)/wasm32/%.wasm)
 
 .PHONY: guests
 .SECONDARY:
+
+# ---- your own function: make function SRC=path/to/f.c ----
+# Builds build/functions/<arch>/<name> for every native arch and debug, and
+# build/functions/wasm32/<name>.wasm (name: the file name without .c, or
+# NAME=...). Extra C files: SRC="f.c g.c".
+FUNCTIONS := $(BUILD)/functions
+FUNC_NAME  = $(or $(NAME),$(basename $(notdir $(firstword $(SRC)))))
+
+.PHONY: function
+function: hlibc
+	@test -n "$(SRC)" || { echo "usage: make function SRC=path/to/f.c [NAME=name]" >&2; exit 2; }
+	@mkdir -p $(foreach a,$(NATIVE_ARCHES) debug wasm32,$(FUNCTIONS)/$(a))
+	$(foreach a,$(NATIVE_ARCHES),gcc $(GUEST_BASE_CFLAGS) $(GUEST_CFLAGS_$(a)) $(GUEST_LDFLAGS) \
+		$(GUEST_LDFLAGS_native) -o $(FUNCTIONS)/$(a)/$(FUNC_NAME) $(HLIBC_CRT0) $(SRC) \
+		$(call GUEST_LIBS,$(HLIBC_LIB)) &&) true
+	gcc $(GUEST_BASE_CFLAGS) $(GUEST_CFLAGS_debug) $(GUEST_LDFLAGS) -o $(FUNCTIONS)/debug/$(FUNC_NAME) \
+		$(HLIBC_CRT0) $(SRC) $(call GUEST_LIBS,$(HLIBC_DBGLIB))
+	$(WASM_CC) $(WASM_CFLAGS) -o $(FUNCTIONS)/wasm32/$(FUNC_NAME).wasm $(SRC) hlibc/src/tessera_wasm.c \
+		-lm -Wl,--strip-all
