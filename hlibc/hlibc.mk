@@ -1,5 +1,5 @@
 # hlibc: newlib built freestanding plus tessera's hooks (see hlibc/doc.go and
-# hlibc/README.md).
+# docs/ABI.md §6).
 #
 #   build/newlib/install/x86_64-elf/{include,lib}   newlib (libc.a, libm.a)
 #   build/hlibc/crt0.o                              _start
