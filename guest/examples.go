@@ -92,7 +92,7 @@ func basicExamples() []Example {
 	fmt.Fprintf(&b, "math: %.6f %.6f %.6f %.6f %.6f %.6f %.6f %.1f %.1f %.3f\n", math.Sqrt(2), math.Sin(1),
 		math.Cos(1), math.Exp(1), math.Log(10), math.Pow(2, 10), math.Pi, math.Floor(-2.5),
 		math.Ceil(-2.5), math.Mod(10, 3))
-	fmt.Fprintf(&b, "errno: null 1 No such file or directory\n")
+	fmt.Fprintf(&b, "errno: null No such file or directory\n")
 	fmt.Fprintf(&b, "snprintf: 14 [truncat]\n")
 	return []Example{{
 		Name: "basic", Function: "basic", OutputSets: []string{"stdio"},

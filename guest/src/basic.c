@@ -75,9 +75,10 @@ int main(void)
 	       cos(1.0), exp(1.0), log(10.0), pow(2.0, 10.0), 4 * atan(1.0), floor(-2.5),
 	       ceil(-2.5), fmod(10.0, 3.0));
 
-	errno = 0;
+	/* Which errno a missing folder gives depends on how a Wasm runtime
+	 * presents folders; selftest checks hlibc's errno values. */
 	FILE *f = fopen("/no/such/file", "r");
-	printf("errno: %s %d %s\n", f ? "opened" : "null", errno == ENOENT, strerror(ENOENT));
+	printf("errno: %s %s\n", f ? "opened" : "null", strerror(ENOENT));
 
 	char small[8];
 #if defined(__GNUC__) && !defined(__clang__)
