@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"runtime"
 	"syscall"
-	"time"
 
 	"golang.org/x/arch/x86/x86asm"
 
@@ -167,9 +166,11 @@ func (f *tracedFunction) Run(ctx context.Context, inputs []loader.Set) (*loader.
 	if err := t.mapContext(f, c, layout); err != nil {
 		return nil, err
 	}
-	deadline := time.AfterFunc(time.Until(deadlineOf(ctx)), t.kill)
-	defer deadline.Stop()
+	// Killing on ctx.Done (not on a timer of our own) guarantees that
+	// ctx.Err() is set once the kill is seen.
+	stop := context.AfterFunc(ctx, func() { syscall.Kill(pid, syscall.SIGKILL) })
 	runErr := t.run()
+	stop()
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("%w: %v", loader.ErrTimeout, ctx.Err())
 	}
@@ -184,13 +185,6 @@ func (f *tracedFunction) Run(ctx context.Context, inputs []loader.Set) (*loader.
 		return outs, &loader.ExitError{Status: int(code)}
 	}
 	return outs, nil
-}
-
-func deadlineOf(ctx context.Context) time.Time {
-	if d, ok := ctx.Deadline(); ok {
-		return d
-	}
-	return time.Now().Add(time.Minute)
 }
 
 type tracee struct {
