@@ -1,6 +1,9 @@
 package guest
 
 import (
+	"encoding/binary"
+	"os"
+	"path/filepath"
 	"runtime"
 	"syscall"
 	"testing"
@@ -87,4 +90,70 @@ func TestStartupInstructions(t *testing.T) {
 			t.Errorf("%s/noop: CPUID executed at %#x", arch, cpuids)
 		}
 	}
+}
+
+// BenchmarkNoopProcess runs the no-op function as a plain Linux process
+// (fork, exec, exit, wait), next to a three-instruction program that only
+// exits: the difference is what hlibc's start-up and exit cost beyond the
+// process itself. It reports the page faults of each, since touched pages
+// are what a sandbox pays to reset.
+func BenchmarkNoopProcess(b *testing.B) {
+	exit0 := exitOnlyELF()
+	tiny := filepath.Join(b.TempDir(), "exit0")
+	if err := os.WriteFile(tiny, exit0, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	noop, err := Path(X86_64, "noop")
+	if err != nil {
+		b.Skip(err)
+	}
+	for _, c := range []struct{ name, path string }{{"exit0", tiny}, {"noop", noop}} {
+		b.Run(c.name, func(b *testing.B) {
+			var faults int64
+			for b.Loop() {
+				pid, err := syscall.ForkExec(c.path, []string{c.path}, &syscall.ProcAttr{Env: []string{}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				var ws syscall.WaitStatus
+				var ru syscall.Rusage
+				if _, err := syscall.Wait4(pid, &ws, 0, &ru); err != nil || ws.ExitStatus() != 0 {
+					b.Fatalf("%v %v", ws, err)
+				}
+				faults += ru.Minflt
+			}
+			b.ReportMetric(float64(faults)/float64(b.N), "minflt/op")
+		})
+	}
+}
+
+// exitOnlyELF returns a Linux executable that only does exit_group(0):
+// one PT_LOAD mapping the file at 0x10000, the code after the headers.
+func exitOnlyELF() []byte {
+	code := []byte{
+		0xb8, 0xe7, 0x00, 0x00, 0x00, // mov $231, %eax
+		0x31, 0xff, // xor %edi, %edi
+		0x0f, 0x05, // syscall
+	}
+	const base, hdrs = 0x10000, 64 + 56
+	le := binary.LittleEndian
+	b := make([]byte, hdrs, hdrs+len(code))
+	copy(b, "\x7fELF\x02\x01\x01")
+	le.PutUint16(b[16:], 2)  // ET_EXEC
+	le.PutUint16(b[18:], 62) // EM_X86_64
+	le.PutUint32(b[20:], 1)
+	le.PutUint64(b[24:], base+hdrs) // entry
+	le.PutUint64(b[32:], 64)        // phoff
+	le.PutUint16(b[52:], 64)        // ehsize
+	le.PutUint16(b[54:], 56)        // phentsize
+	le.PutUint16(b[56:], 1)         // phnum
+	ph := b[64:]
+	le.PutUint32(ph[0:], 1) // PT_LOAD
+	le.PutUint32(ph[4:], 5) // R+X
+	le.PutUint64(ph[16:], base)
+	le.PutUint64(ph[24:], base)
+	le.PutUint64(ph[32:], uint64(hdrs+len(code)))
+	le.PutUint64(ph[40:], uint64(hdrs+len(code)))
+	le.PutUint64(ph[48:], 0x1000)
+	return append(b, code...)
 }
