@@ -376,6 +376,11 @@ func qoiExamples() []Example {
 			}
 			return nil
 		},
+	}, {
+		Name: "qoi2png/not-qoi", Function: "qoi2png", InputSets: []string{"in"}, OutputSets: []string{"out", "stdio"},
+		Inputs: []loader.Set{set("in", item("x.qoi", 0, []byte("not an image, but long enough")))},
+		Status: 1,
+		Want:   []loader.Set{set("out"), stdio("", "x.qoi: not a QOI image\n")},
 	}}
 }
 

@@ -32,8 +32,10 @@ static struct image decode_qoi(const char *name, const unsigned char *d, size_t 
 	struct image im = {be32(d + 4), be32(d + 8), d[12], NULL};
 	if (im.w == 0 || im.h == 0 || (im.channels != 3 && im.channels != 4) || d[13] > 1)
 		die("%s: bad QOI header", name);
-	if ((uint64_t)im.w * im.h > 400000000u)
-		die("%s: %ux%u pixels is too large", name, im.w, im.h);
+	/* A chunk byte encodes at most 62 pixels (a run): refuse sizes the
+	 * data cannot hold before allocating for them. */
+	if ((uint64_t)im.w * im.h > 400000000u || (uint64_t)im.w * im.h > (uint64_t)(len - 22) * 62)
+		die("%s: %ux%u pixels cannot come from %zu bytes", name, im.w, im.h, len);
 	if (memcmp(d + len - 8, end_marker, 8) != 0)
 		die("%s: missing QOI end marker", name);
 	size_t npx = (size_t)im.w * im.h, p = 14, end = len - 8;
