@@ -48,7 +48,7 @@ export TESSERA_REQUIRE_GUESTS := 1
 define guest_rules
 $(GUEST_OBJ)/$(1)/%.o: $(GUEST_SRC)/%.c $(NEWLIB_DONE)
 	@mkdir -p $$(@D)
-	gcc $(GUEST_BASE_CFLAGS) $(GUEST_CFLAGS_$(1)) $$(EXTRA_CFLAGS) -MMD -MP -c -o $$@ $$<
+	gcc $$(GUEST_BASE_CFLAGS) $(GUEST_CFLAGS_$(1)) $$(EXTRA_CFLAGS) -MMD -MP -c -o $$@ $$<
 
 $(GUESTS)/$(1)/%: $(GUEST_OBJ)/$(1)/%.o $(HLIBC_CRT0) $(3)
 	@mkdir -p $$(@D)
@@ -64,7 +64,7 @@ HOSTILE_CFLAGS := -Ihlibc/src
 define hostile_case
 $(GUEST_OBJ)/x86-64/hostile_$(1).o: $(GUEST_SRC)/hostile.c $(NEWLIB_DONE)
 	@mkdir -p $$(@D)
-	gcc $(GUEST_BASE_CFLAGS) $(GUEST_CFLAGS_x86-64) $(HOSTILE_CFLAGS) -DCASE_$(1) -MMD -MP -c -o $$@ $$<
+	gcc $$(GUEST_BASE_CFLAGS) $(GUEST_CFLAGS_x86-64) $(HOSTILE_CFLAGS) -DCASE_$(1) -MMD -MP -c -o $$@ $$<
 endef
 $(foreach c,$(HOSTILE_CASES),$(eval $(call hostile_case,$(c))))
 

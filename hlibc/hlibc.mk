@@ -14,8 +14,10 @@ NEWLIB_TAR  ?= /usr/src/newlib/newlib-3.3.0.tar.xz
 NEWLIB      := $(BUILD)/newlib
 NEWLIB_SYS  := $(NEWLIB)/install/x86_64-elf
 NEWLIB_DONE := $(NEWLIB)/.installed
-GCC_INC     := $(shell gcc -print-file-name=include)
-LIBGCC      := $(shell gcc -print-libgcc-file-name)
+# Asked of gcc on first use, not when make reads this file: on a fresh
+# machine `make test` installs gcc (scripts/deps.sh) before building.
+GCC_INC      = $(eval GCC_INC := $$(shell gcc -print-file-name=include))$(GCC_INC)
+LIBGCC       = $(eval LIBGCC := $$(shell gcc -print-libgcc-file-name))$(LIBGCC)
 
 # -UMISSING_SYSCALL_NAMES makes libc call _read, _write, ... (our hooks)
 # instead of read, write, ...; it must come after newlib's own -D flags.
@@ -25,8 +27,9 @@ NEWLIB_CONFIG := --target=x86_64-elf --disable-multilib \
 	--disable-newlib-multithread --enable-newlib-io-long-long \
 	--enable-newlib-io-c99-formats --enable-newlib-global-atexit \
 	--disable-libgloss --disable-nls
-NEWLIB_TOOLS := $(foreach t,ar as ld nm ranlib objdump readelf strip,\
-	$(shell echo $(t) | tr a-z A-Z)_FOR_TARGET=$(t))
+NEWLIB_TOOLS := AR_FOR_TARGET=ar AS_FOR_TARGET=as LD_FOR_TARGET=ld NM_FOR_TARGET=nm \
+	RANLIB_FOR_TARGET=ranlib OBJDUMP_FOR_TARGET=objdump READELF_FOR_TARGET=readelf \
+	STRIP_FOR_TARGET=strip
 
 $(NEWLIB_DONE): $(NEWLIB_TAR)
 	@echo "hlibc: building newlib from $(NEWLIB_TAR) (about a minute, once)"
@@ -54,15 +57,15 @@ HLIBC      := $(BUILD)/hlibc
 HLIBC_SRC  := hlibc/src
 # newlib's headers, with hlibc's additions and replacements first
 # (sys/dirent.h, pthread.h, sys/socket.h, sys/mman.h) and tessera.h.
-HLIBC_INC  := -nostdinc -isystem hlibc/include/newlib -isystem $(NEWLIB_SYS)/include \
+HLIBC_INC   = -nostdinc -isystem hlibc/include/newlib -isystem $(NEWLIB_SYS)/include \
 	-isystem $(GCC_INC) -Ihlibc/include
 # Code for a function that never makes a system call: no stack protector
 # (it would need TLS), no PIE (guests are ET_EXEC at 0x10000), no unwind
 # tables (nothing unwinds).
-GUEST_BASE_CFLAGS := -std=gnu11 -g -fno-pie -fno-stack-protector \
+GUEST_BASE_CFLAGS = -std=gnu11 -g -fno-pie -fno-stack-protector \
 	-fno-asynchronous-unwind-tables -fno-unwind-tables -ffunction-sections \
 	-fdata-sections -Wall -Wextra $(HLIBC_INC)
-HLIBC_CFLAGS := $(GUEST_BASE_CFLAGS) -O2 -march=x86-64 -mtune=generic
+HLIBC_CFLAGS = $(GUEST_BASE_CFLAGS) -O2 -march=x86-64 -mtune=generic
 
 HLIBC_COMMON  := fs io args start sys unsupported
 HLIBC_OBJS    := $(HLIBC_COMMON:%=$(HLIBC)/obj/%.o) $(HLIBC)/obj/exit.o
