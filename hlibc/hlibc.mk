@@ -8,7 +8,8 @@
 #
 # newlib is configured and built once (~65 s on 2 cores); the stamp file
 # build/newlib/.installed keeps later builds from redoing it. It depends only
-# on the tarball and the configuration below, never on hlibc's own sources.
+# on the tarball and the configuration below (build/newlib/config.sig),
+# never on hlibc's own sources.
 
 NEWLIB_TAR  ?= /usr/src/newlib/newlib-3.3.0.tar.xz
 NEWLIB      := $(BUILD)/newlib
@@ -31,7 +32,15 @@ NEWLIB_TOOLS := AR_FOR_TARGET=ar AS_FOR_TARGET=as LD_FOR_TARGET=ld NM_FOR_TARGET
 	RANLIB_FOR_TARGET=ranlib OBJDUMP_FOR_TARGET=objdump READELF_FOR_TARGET=readelf \
 	STRIP_FOR_TARGET=strip
 
-$(NEWLIB_DONE): $(NEWLIB_TAR)
+# build/newlib/config.sig holds the configuration; it is rewritten (and
+# newlib rebuilt) only when the configuration above changes.
+NEWLIB_SIG := $(NEWLIB_CONFIG) CFLAGS=$(NEWLIB_CFLAGS)
+ifneq ($(file < $(NEWLIB)/config.sig),$(NEWLIB_SIG))
+$(shell mkdir -p $(NEWLIB))
+$(file > $(NEWLIB)/config.sig,$(NEWLIB_SIG))
+endif
+
+$(NEWLIB_DONE): $(NEWLIB_TAR) $(NEWLIB)/config.sig
 	@echo "hlibc: building newlib from $(NEWLIB_TAR) (about a minute, once)"
 	rm -rf $(NEWLIB)/src $(NEWLIB)/obj $(NEWLIB)/install
 	mkdir -p $(NEWLIB)/src $(NEWLIB)/obj
