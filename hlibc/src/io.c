@@ -346,17 +346,26 @@ int _unlink(const char *path)
 	return n ? fs_unlink(n) : -1;
 }
 
+/* source_and_target resolves the two paths of link and rename: the first
+ * must exist, the second's last component must be a valid name. */
+static int source_and_target(const char *old, const char *new, struct lookup *a, struct lookup *b)
+{
+	if (fs_resolve(old, a) < 0 || fs_resolve(new, b) < 0)
+		return -1;
+	if (a->node == NULL)
+		return __tessera_fail(ENOENT);
+	if (b->namelen > FS_NAME_MAX)
+		return __tessera_fail(ENAMETOOLONG);
+	return 0;
+}
+
 int _link(const char *old, const char *new)
 {
 	struct lookup a, b;
-	if (fs_resolve(old, &a) < 0 || fs_resolve(new, &b) < 0)
+	if (source_and_target(old, new, &a, &b) < 0)
 		return -1;
-	if (a.node == NULL)
-		return __tessera_fail(ENOENT);
 	if (b.node)
 		return __tessera_fail(EEXIST);
-	if (b.namelen > FS_NAME_MAX)
-		return __tessera_fail(ENAMETOOLONG);
 	return fs_link(a.node, b.parent, b.name, b.namelen);
 }
 
@@ -519,16 +528,12 @@ int rmdir(const char *path)
 int rename(const char *old, const char *new)
 {
 	struct lookup a, b;
-	if (fs_resolve(old, &a) < 0 || fs_resolve(new, &b) < 0)
+	if (source_and_target(old, new, &a, &b) < 0)
 		return -1;
-	if (a.node == NULL)
-		return __tessera_fail(ENOENT);
 	if (a.node == b.node)
 		return 0;
 	if (a.node->kind == N_DIR)
 		return __tessera_fail(EXDEV); /* callers fall back to copying */
-	if (b.namelen > FS_NAME_MAX)
-		return __tessera_fail(ENAMETOOLONG);
 	if (b.node) {
 		if (b.node->kind == N_DIR)
 			return __tessera_fail(EISDIR);
