@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"runtime"
+	"slices"
 	"time"
 )
 
@@ -28,6 +30,11 @@ type Target struct {
 	Floor    string // for a backend: the floor System it is compared with
 	Function string
 	MaxCalls int // 0: as many as the run's n
+	// Heavy targets take milliseconds per call and disturb caches and the
+	// KVM module (fresh VMs, peer sandboxes): they are interleaved among
+	// themselves, after the light ones, so a light call never directly
+	// follows a heavy one.
+	Heavy bool
 
 	// call runs once; it returns the breakdown if it has one.
 	call  func(ctx context.Context) (Phases, bool, error)
@@ -82,10 +89,9 @@ func (c *Config) logf(format string, args ...any) {
 	}
 }
 
-// Measure builds every target and runs them interleaved: call i of every
-// target, then call i+1 of every target, so that drift on a noisy host hits
-// every system alike. It runs on one locked OS thread: the KVM targets'
-// VMs belong to it.
+// Measure builds every target and runs them interleaved (see interleave),
+// light targets first, then heavy ones. It runs on one locked OS thread:
+// the KVM targets' VMs belong to it.
 func Measure(cfg Config) ([]*Result, []string, error) {
 	if cfg.N <= 0 {
 		cfg.N = 1000
@@ -123,12 +129,32 @@ func Measure(cfg Config) ([]*Result, []string, error) {
 		}
 		cancel()
 	}
-	total := cfg.N
-	for i := 0; i < total; i++ {
-		if cfg.Log != nil && i%max(total/10, 1) == 0 {
-			cfg.logf("round %d of %d", i, total)
+	var light, heavy []*Result
+	for _, r := range results {
+		if r.Target.Heavy {
+			heavy = append(heavy, r)
+		} else {
+			light = append(light, r)
 		}
-		for _, r := range results {
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, group := range [][]*Result{light, heavy} {
+		interleave(&cfg, group, rng)
+	}
+	return results, skipped, nil
+}
+
+// interleave runs the group's calls round by round: one call of every
+// target per round, in a shuffled order, so that drift and what ran just
+// before hit every target alike.
+func interleave(cfg *Config, group []*Result, rng *rand.Rand) {
+	order := slices.Clone(group)
+	for i := 0; i < cfg.N; i++ {
+		if cfg.Log != nil && i%max(cfg.N/10, 1) == 0 && len(group) > 0 {
+			cfg.logf("round %d of %d (%s, ...)", i, cfg.N, group[0].Target.System)
+		}
+		rng.Shuffle(len(order), func(a, b int) { order[a], order[b] = order[b], order[a] })
+		for _, r := range order {
 			limit := cfg.N
 			if r.Target.MaxCalls > 0 {
 				limit = r.Target.MaxCalls
@@ -152,5 +178,4 @@ func Measure(cfg Config) ([]*Result, []string, error) {
 			r.Samples = append(r.Samples, Sample{Total: d, Phases: ph, Traced: traced})
 		}
 	}
-	return results, skipped, nil
 }

@@ -41,33 +41,30 @@ func buildTargets(cfg *Config) (targets []*Target, skipped []string, cleanup fun
 		cfg.logf("skip: %s", s)
 	}
 
-	opened := map[string]sandbox.Backend{}
-	for _, name := range backends.Available() {
-		if !cfg.wantSystem(name) {
-			continue
-		}
-		b, err := backends.Open(name, backends.Options{Engines: 1})
-		if err != nil {
-			skip("%s: %v", name, err)
-			continue
-		}
-		opened[name] = b
-	}
+	// Each workload gets its own backend instance (its own engines): the
+	// memory a VM keeps warm for one function would otherwise be zeroed
+	// on every call of another, and that is a property of the mix, not of
+	// either function's cold start.
+	var opened []sandbox.Backend
 	cleanup = func() {
 		for _, b := range opened {
 			b.Close()
 		}
 	}
-
 	for _, w := range Workloads {
 		if !cfg.wantFunction(w.Name) {
 			continue
 		}
 		for _, name := range backends.Available() {
-			b, ok := opened[name]
-			if !ok {
+			if !cfg.wantSystem(name) {
 				continue
 			}
+			b, err := backends.Open(name, backends.Options{Engines: 1})
+			if err != nil {
+				skip("%s: %v", name, err)
+				continue
+			}
+			opened = append(opened, b)
 			t, err := backendTarget(b, w)
 			if err != nil {
 				skip("%s %s: %v", name, w.Name, err)
