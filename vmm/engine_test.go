@@ -136,6 +136,10 @@ func TestExitStatus(t *testing.T) {
 	if _, err := e.Run(context.Background(), fnFor(t, "int20"), nil); err != nil {
 		t.Fatalf("Dandelion int $0x20 exit: %v", err)
 	}
+	// Dandelion SDK binaries set their thread pointer with wrfsbase.
+	if _, err := e.Run(context.Background(), fnFor(t, "tls"), nil); err != nil {
+		t.Fatalf("TLS through wrfsbase and %%fs: %v", err)
+	}
 }
 
 func TestHostileGuests(t *testing.T) {
