@@ -42,5 +42,13 @@ run: deps guests tools
 	$(BIN)/tessera run -in 'stdio/argv=stdio hello from a fresh sandbox' \
 		-in 'stdio/stdin=@README.md' -outputs stdio $(BUILD)/guests/x86-64/stdio
 
+# Cold starts on this machine, every backend against its floor and peers.
+bench: deps guests tools
+	$(BIN)/sandboxbench -n 2000 -plot $(BUILD)/bench
+
+# The peer sandboxes sandboxbench compares with (bubblewrap, crun, runc, runsc).
+bench-peers:
+	@scripts/peers.sh
+
 clean:
 	rm -rf $(BUILD)

@@ -20,6 +20,43 @@ const (
 // ErrNotBuilt means the guests have not been built; run `make guests`.
 var ErrNotBuilt = errors.New("guest not built (run `make guests`)")
 
+// NativeArches are the builds that run on the native backends: the same
+// sources for generic x86-64 and the Mosaic-style -v3 and -v4 variants.
+var NativeArches = []string{X86_64, X86_64v3, X86_64v4}
+
+// IsNative reports whether arch is one of NativeArches.
+func IsNative(arch string) bool {
+	for _, a := range NativeArches {
+		if a == arch {
+			return true
+		}
+	}
+	return false
+}
+
+// Names of the built guests (guest/guest.mk builds exactly these).
+var (
+	// ExampleNames are the example functions, built for every arch.
+	ExampleNames = []string{"noop", "basic", "busy", "stdio", "fileio", "matmul", "matmac",
+		"qoi2png", "access", "fanout", "render", "wordcount_map", "wordcount_reduce"}
+	// CheckNames are test functions built for the native arches and debug.
+	CheckNames = []string{"selftest"}
+	// HostileNames are the hostile functions, built for X86_64 only.
+	HostileNames = []string{"hostile_syscall", "hostile_sysenter", "hostile_int80",
+		"hostile_null_write", "hostile_far_write", "hostile_code_write", "hostile_exec_heap",
+		"hostile_exec_stack", "hostile_exec_data", "hostile_exec_input", "hostile_hlt",
+		"hostile_cli", "hostile_in", "hostile_out", "hostile_cr3", "hostile_ud2", "hostile_int3",
+		"hostile_div0", "hostile_loop", "hostile_stack_overflow", "hostile_forge_bufs",
+		"hostile_forge_len", "hostile_forge_ident", "hostile_forge_count",
+		"hostile_forge_sets_len", "hostile_exit3", "hostile_int20", "hostile_archprctl",
+		"hostile_scribble", "hostile_scan"}
+)
+
+// Required reports whether a missing guest should fail a test rather than
+// skip it: `make test` sets TESSERA_REQUIRE_GUESTS=1 after building them,
+// so a build that silently produced nothing cannot pass.
+func Required() bool { return os.Getenv("TESSERA_REQUIRE_GUESTS") == "1" }
+
 // Root returns the module root: the nearest directory above the working
 // directory holding go.mod, or $TESSERA_ROOT if set.
 func Root() (string, error) {

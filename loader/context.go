@@ -136,6 +136,10 @@ func (c *Context) ReadAt(p []byte, off uint64) error {
 // SetupOptions tunes Setup. The zero value picks defaults.
 type SetupOptions struct {
 	StackSize uint64 // 0 means DefaultStackSize(context size)
+	// ImageLoaded says the caller has already placed the image's segments
+	// in the context (a VMM keeping an image resident between calls), so
+	// Setup only places inputs and writes the system data.
+	ImageLoaded bool
 }
 
 // Setup loads img into the context, places the input sets and their
@@ -152,8 +156,10 @@ func (c *Context) Setup(img *Image, inputs []Set, outputs []string, opt SetupOpt
 	if err != nil {
 		return nil, err
 	}
-	for _, s := range img.Segments {
-		copy(c.mem[s.Addr:s.End()], s.Data)
+	if !opt.ImageLoaded {
+		for _, s := range img.Segments {
+			copy(c.mem[s.Addr:s.End()], s.Data)
+		}
 	}
 	b := &bump{next: l.ImageEnd, limit: l.HeapEnd}
 	if err := c.abi.placeInputs(c.mem, b, img.SystemData, inputs, outputs); err != nil {

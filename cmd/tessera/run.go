@@ -93,7 +93,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	b, err := backends.Open(name, backends.Options{Engines: 1})
+	b, err := backends.Open(name, backends.Options{Engines: 1, MaxContextSize: *ctxSize})
 	if err != nil {
 		fmt.Fprintln(stderr, "tessera:", err)
 		return 1

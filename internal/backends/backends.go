@@ -16,6 +16,9 @@ type Options struct {
 	// Engines is the number of sandboxes that may run at once; 0 means one
 	// per CPU.
 	Engines int
+	// MaxContextSize is the largest context a function will ask for; 0
+	// means the backend's default.
+	MaxContextSize uint64
 }
 
 // ErrUnavailable is returned for a backend that is unknown or cannot run on

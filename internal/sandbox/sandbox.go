@@ -6,6 +6,7 @@ package sandbox
 
 import (
 	"context"
+	"time"
 
 	"tessera/loader"
 )
@@ -59,4 +60,18 @@ func NativeFunction(spec Spec) (*loader.Function, error) {
 		return nil, err
 	}
 	return fn, nil
+}
+
+// Phases is where the time of one call went, in the spirit of Table 1 of
+// the Dandelion paper. Backends fill what they can measure.
+type Phases struct {
+	Load     time.Duration // the binary placed in the sandbox
+	Transfer time.Duration // inputs and the system data written
+	Execute  time.Duration // the function ran
+	Outputs  time.Duration // outputs read back
+}
+
+// Tracer is implemented by Functions that can report Phases.
+type Tracer interface {
+	RunTrace(ctx context.Context, inputs []loader.Set, ph *Phases) (*loader.Outputs, error)
 }

@@ -1,0 +1,222 @@
+//go:build linux && amd64
+
+package vmm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"tessera/loader"
+)
+
+// PoolConfig configures a Pool.
+type PoolConfig struct {
+	Config
+	// Engines is how many functions may run at once. Default: one per CPU.
+	Engines int
+	// MaxEngines bounds how many engines (VMs) the pool keeps; idle ones
+	// beyond it are closed. Default: 2×Engines, at least 4.
+	MaxEngines int
+	// IdleTrim is how long an engine may sit idle before it returns its
+	// guest memory to the OS. Default 1 s; negative disables trimming.
+	IdleTrim time.Duration
+}
+
+// Pool runs functions on engines without handing calls between threads:
+// Run locks the calling goroutine to its OS thread and uses that thread's
+// engine, creating it on the thread's first call. Waking another thread
+// costs tens of microseconds on virtualised hosts (a futex wake and an
+// inter-processor interrupt), about as much as a whole call; this way a
+// call costs what Engine.Run costs. Run may be called from any goroutine.
+type Pool struct {
+	cfg  PoolConfig
+	sem  chan struct{} // one token per call that may run
+	quit chan struct{}
+	done sync.WaitGroup
+
+	mu      sync.Mutex
+	engines map[int]*pooled // by OS thread id
+	closed  bool
+}
+
+type pooled struct {
+	e    *Engine
+	busy bool
+	last time.Time // end of the last call
+}
+
+// NewPool returns a pool; engines are created on demand.
+func NewPool(cfg PoolConfig) (*Pool, error) {
+	if err := Available(); err != nil {
+		return nil, err
+	}
+	if _, err := cfg.Config.withDefaults(); err != nil {
+		return nil, err
+	}
+	if cfg.Engines <= 0 {
+		cfg.Engines = runtime.NumCPU()
+	}
+	if cfg.MaxEngines <= 0 {
+		cfg.MaxEngines = max(2*cfg.Engines, 4)
+	}
+	if cfg.IdleTrim == 0 {
+		cfg.IdleTrim = time.Second
+	}
+	p := &Pool{cfg: cfg, sem: make(chan struct{}, cfg.Engines), quit: make(chan struct{}), engines: map[int]*pooled{}}
+	if cfg.IdleTrim > 0 {
+		p.done.Add(1)
+		go p.trimmer()
+	}
+	return p, nil
+}
+
+// Engines returns how many calls may run at once.
+func (p *Pool) Engines() int { return p.cfg.Engines }
+
+// Run executes fn once in a fresh sandbox.
+func (p *Pool) Run(ctx context.Context, fn *loader.Function, inputs []loader.Set) (*loader.Outputs, error) {
+	return p.RunTrace(ctx, fn, inputs, nil)
+}
+
+// RunTrace is Run, filling tr (if not nil) with the call's breakdown.
+func (p *Pool) RunTrace(ctx context.Context, fn *loader.Function, inputs []loader.Set, tr *Trace) (*loader.Outputs, error) {
+	select {
+	case p.sem <- struct{}{}:
+	case <-p.quit:
+		return nil, ErrClosed
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("vmm: %w waiting for a free engine", loader.ErrTimeout)
+		}
+		return nil, fmt.Errorf("vmm: %w waiting for a free engine", loader.ErrCanceled)
+	}
+	defer func() { <-p.sem }()
+
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	pe, err := p.acquire(unix.Gettid())
+	if err != nil {
+		return nil, err
+	}
+	outs, err := pe.e.RunTrace(ctx, fn, inputs, tr)
+	p.release(pe)
+	return outs, err
+}
+
+// acquire returns the calling thread's engine, marked busy.
+func (p *Pool) acquire(tid int) (*pooled, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, ErrClosed
+	}
+	pe := p.engines[tid]
+	if pe != nil && !pe.e.closed {
+		pe.busy = true
+		p.mu.Unlock()
+		return pe, nil
+	}
+	p.mu.Unlock()
+
+	// First call on this thread (or its VM could not be rebuilt after a
+	// failure): create the engine here, outside the lock.
+	e, err := NewEngine(p.cfg.Config)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		e.Close()
+		return nil, ErrClosed
+	}
+	pe = &pooled{e: e, busy: true}
+	p.engines[tid] = pe
+	p.evictLocked()
+	return pe, nil
+}
+
+func (p *Pool) release(pe *pooled) {
+	p.mu.Lock()
+	pe.busy, pe.last = false, time.Now()
+	p.mu.Unlock()
+}
+
+// evictLocked closes the longest-idle engines beyond MaxEngines. Closing
+// an engine from another thread is fine: it issues no vCPU ioctls.
+func (p *Pool) evictLocked() {
+	for len(p.engines) > p.cfg.MaxEngines {
+		var oldest int
+		var op *pooled
+		for tid, pe := range p.engines {
+			if !pe.busy && (op == nil || pe.last.Before(op.last)) {
+				oldest, op = tid, pe
+			}
+		}
+		if op == nil {
+			return
+		}
+		op.e.Close()
+		delete(p.engines, oldest)
+	}
+}
+
+// trimmer returns the memory of engines that have been idle for IdleTrim.
+// Trimming uses VM ioctls and madvise only, safe from any thread.
+func (p *Pool) trimmer() {
+	defer p.done.Done()
+	t := time.NewTicker(p.cfg.IdleTrim)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.quit:
+			return
+		case now := <-t.C:
+			p.mu.Lock()
+			var idle []*pooled
+			for _, pe := range p.engines {
+				if !pe.busy && !pe.last.IsZero() && now.Sub(pe.last) >= p.cfg.IdleTrim {
+					pe.busy = true
+					idle = append(idle, pe)
+				}
+			}
+			p.mu.Unlock()
+			for _, pe := range idle {
+				pe.e.Trim()
+				p.mu.Lock()
+				pe.busy, pe.last = false, time.Time{}
+				p.mu.Unlock()
+			}
+		}
+	}
+}
+
+// Close closes every engine. Calls in flight finish first.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	close(p.quit)
+	p.mu.Unlock()
+	p.done.Wait()
+	// Wait for calls in flight by taking every token.
+	for i := 0; i < cap(p.sem); i++ {
+		p.sem <- struct{}{}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for tid, pe := range p.engines {
+		pe.e.Close()
+		delete(p.engines, tid)
+	}
+	return nil
+}

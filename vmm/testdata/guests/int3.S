@@ -1,0 +1,6 @@
+#include "abi.h"
+/* int3. */
+	SYSDATA
+_start:
+	int3
+	EXIT 0

@@ -1,0 +1,6 @@
+#include "abi.h"
+/* sysenter. */
+	SYSDATA
+_start:
+	sysenter
+	EXIT 0

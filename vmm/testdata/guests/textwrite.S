@@ -1,0 +1,7 @@
+#include "abi.h"
+/* Store into its own code. */
+	SYSDATA
+_start:
+	lea _start(%rip), %rax
+	movb $0x90, (%rax)
+	EXIT 0

@@ -1,0 +1,6 @@
+#include "abi.h"
+/* ud2. */
+	SYSDATA
+_start:
+	ud2
+	EXIT 0
