@@ -43,22 +43,10 @@ func (b *Backend) Runtime() *Runtime { return b.rt }
 func (b *Backend) Close() error { return b.rt.Close() }
 
 // Load implements sandbox.Backend: it compiles spec.Binary, a Wasm module,
-// and checks that its memory and set names fit. spec.StackSize has no
+// and checks that its memory fits the context. spec.StackSize has no
 // meaning here: a C guest's stack is part of its linear memory, sized when
 // it was linked.
 func (b *Backend) Load(spec sandbox.Spec) (sandbox.Function, error) {
-	for _, names := range [][]string{spec.InputSets, spec.OutputSets} {
-		seen := map[string]bool{}
-		for _, n := range names {
-			if err := checkSetName(n); err != nil {
-				return nil, err
-			}
-			if seen[n] {
-				return nil, fmt.Errorf("wasmiso: function %q declares set %q twice", spec.Name, n)
-			}
-			seen[n] = true
-		}
-	}
 	m, err := b.rt.Compile(spec.Binary)
 	if err != nil {
 		return nil, fmt.Errorf("function %q: %w", spec.Name, err)

@@ -195,7 +195,7 @@ func BenchmarkCompute(b *testing.B) {
 		bin := func(t testing.TB) []byte { return cModule(t, g.name) }
 		b.Run(g.name+"/wazero-no-deadline", func(b *testing.B) {
 			floor := newRawFloor(b, bin(b), false)
-			benchCalls(b, func(ctx context.Context) { floor.call(b, ctx, SplitWords(g.args)...) })
+			benchCalls(b, func(ctx context.Context) { floor.call(b, ctx, argv([]byte(g.args))...) })
 		})
 		// The instrumented module on plain wazero: the instrumentation's
 		// own cost, without wasmiso's per-call differences.
@@ -205,11 +205,11 @@ func BenchmarkCompute(b *testing.B) {
 				b.Fatal(err)
 			}
 			floor := newRawFloor(b, im.Binary, false)
-			benchCalls(b, func(ctx context.Context) { floor.call(b, ctx, SplitWords(g.args)...) })
+			benchCalls(b, func(ctx context.Context) { floor.call(b, ctx, argv([]byte(g.args))...) })
 		})
 		b.Run(g.name+"/wazero-close-on-done", func(b *testing.B) {
 			floor := newRawFloor(b, bin(b), true)
-			benchCalls(b, func(ctx context.Context) { floor.call(b, ctx, SplitWords(g.args)...) })
+			benchCalls(b, func(ctx context.Context) { floor.call(b, ctx, argv([]byte(g.args))...) })
 		})
 		for _, mode := range []struct {
 			name string

@@ -75,7 +75,6 @@ func Example() {
 	}
 	// Output:
 	// stdio/stdout: "hello from wasm\n"
-	// stdio/stderr: ""
 	// out/greeting: "hello from wasm\n"
 }
 
@@ -98,10 +97,4 @@ func ExampleNewBackend() {
 	defer outs.Release()
 	fmt.Printf("%s\n", strings.TrimSpace(string(outs.Set("out").Items[0].Data)))
 	// Output: hello from wasm
-}
-
-// SplitWords is how the stdio set's argv and environ items become words.
-func ExampleSplitWords() {
-	fmt.Printf("%q\n", wasmiso.SplitWords(`grep -e 'two words' "say \"hi\"" back\ slash`))
-	// Output: ["grep" "-e" "two words" "say \"hi\"" "back slash"]
 }

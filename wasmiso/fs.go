@@ -1,7 +1,6 @@
 package wasmiso
 
 import (
-	"cmp"
 	"io"
 	"io/fs"
 	"slices"
@@ -13,34 +12,72 @@ import (
 	"tessera/loader"
 )
 
-// The in-memory file system of one call (docs/ABI.md §6). It implements
-// wazero's experimental sys.FS, which wazero's own WASI preview 1 host
-// functions drive; see docs/wasm-backend.md for why.
+// The in-memory file system of one call: the convention of docs/ABI.md §6,
+// built to behave as hlibc's (hlibc/src/fs.c) does, so that the same C
+// source gives the same outputs on every backend. It implements wazero's
+// experimental sys.FS, which wazero's own WASI preview 1 functions drive;
+// see docs/wasm-backend.md for why.
 //
-// Layout: the root is read-only and holds one folder per set. Input items
-// are read-only files whose bytes are the items' own (reads copy straight
-// from them into guest memory). Files and folders created under an output
-// set's folder are writable; at exit every regular file created there
-// becomes an output item, in creation order. An input and an output set of
-// the same name share one folder (stdio usually is both); only the files the
-// function created there are outputs.
+//   - Input sets are read-only folders of read-only files whose bytes are
+//     the items' own (reads copy straight from them into guest memory).
+//   - Output sets are writable folders. A regular file created anywhere
+//     below one (or linked or renamed there) becomes an output item of
+//     that set at that moment, named by its path below the set folder;
+//     removing it drops the item. Folders cannot be renamed, so names do
+//     not change afterwards.
+//   - Elsewhere (the root, /tmp, folders made outside any set) files are
+//     scratch: writable, never items. /dev/null discards writes.
+//   - Keys belong to the file (its inode), so hard links share one.
+//
+// A call runs on one goroutine, so nothing here needs locking.
 
-// node is a file or folder.
+// Limits, as hlibc's (fs.h).
+const (
+	nameMax = 255                   // longest path component
+	pathMax = loader.MaxIdentLen    // longest path and output identifier
+	itemMax = loader.MaxOutputItems // output items
+	nodeFee = 64                    // bytes charged per entry, for its bookkeeping
+	wasiEIO = 29                    // WASI errno numbers the wrapper translates
+)
+
+// WASI errno numbers wazero's own errno set (experimental/sys) cannot
+// express; the file system records them in memFS.errno and the WASI
+// wrapper (wasi.go) reports them instead of the EIO wazero would.
+const (
+	wasiEBUSY  = 10
+	wasiENOMEM = 48
+	wasiENOSPC = 51
+	wasiEXDEV  = 75
+)
+
+// inode is a regular file's contents.
+type inode struct {
+	data  []byte
+	key   uint64
+	id    uint64 // st_ino
+	nlink int    // entries naming it
+	ro    bool   // an input item: never written
+	null  bool   // /dev/null: reads see EOF, writes vanish
+}
+
+// node is a directory entry: a folder, or a name of a regular file.
 type node struct {
-	name   string
-	parent *node
-	ino    uint64
-	dir    bool
-	// writable: for a folder, entries may be created and removed in it; for
-	// a file, it is an output file (created by the function).
-	writable bool
-
+	name     string
+	parent   *node
+	dir      bool
+	id       uint64           // folders: st_ino
+	ro       bool             // folders: entries cannot be added or removed
+	outroot  int              // folders: the output set whose folder it is, or -1
+	removed  bool             // folders: removed (an open descriptor may remain)
 	children []*node          // folders: entries in creation order
 	index    map[string]*node // folders with many entries: name -> child
+	ino      *inode           // files
 
-	data []byte // files: an input item's bytes, or an output's contents
-	key  uint64 // files: the item's key
-	seq  uint64 // output files: creation order
+	// Files below an output folder are items of set item (else -1), named
+	// ident, linked in creation order.
+	item         int
+	ident        string
+	iprev, inext *node
 }
 
 // indexAbove is the number of entries above which a folder keeps a map.
@@ -58,7 +95,7 @@ func (n *node) child(name string) *node {
 	return nil
 }
 
-func (n *node) add(c *node) {
+func (n *node) attach(c *node) {
 	c.parent = n
 	n.children = append(n.children, c)
 	if n.index != nil {
@@ -71,256 +108,339 @@ func (n *node) add(c *node) {
 	}
 }
 
-func (n *node) remove(c *node) {
+func (n *node) detach(c *node) {
 	if i := slices.Index(n.children, c); i >= 0 {
 		n.children = slices.Delete(n.children, i, i+1)
 	}
 	if n.index != nil {
 		delete(n.index, c.name)
 	}
-	c.parent = nil
 }
 
-// memFS is the file system of one call. It is used by one guest thread
-// only (wasmiso runs no threads), so it needs no locking.
+// itemList is one output set's items in creation order.
+type itemList struct{ head, tail *node }
+
+// memFS is the file system of one call.
 type memFS struct {
 	experimentalsys.UnimplementedFS
-	root    node
-	nextIno uint64
-	nextSeq uint64
+	root  node
+	ids   uint64
+	sets  []itemList // per declared output set
+	items int
 
-	// budget is what output files may still take, in bytes of data and
-	// names: like the native backends, outputs cannot exceed the context.
-	budget int64
-	// nodes is how many more files and folders may be created.
-	nodes int
-	// exhausted records that a write or creation failed for lack of
-	// budget, so that a failing call can be reported as ErrMemoryLimit.
+	// budget is what output and scratch files may still take (data and
+	// bookkeeping): on native backends they live in the context, so they
+	// are bounded by it here too. exhausted records that it ran out.
+	budget    int64
 	exhausted bool
-
-	outputs []*node // the output set folders, in declaration order
-	stdout  *node   // stdio/stdout and stdio/stderr when stdio is an output set
-	stderr  *node
-	stdin   []byte // the stdio/stdin item, if any
-	hasIn   bool
+	// errno is a WASI errno an operation failed with that wazero cannot
+	// express; see wasi.go.
+	errno uint16
 }
 
-// errNoSpace is what a write past the output budget returns. wazero's errno
-// set has no ENOSPC; EIO is what its WASI layer would map it to anyway.
-const errNoSpace = experimentalsys.EIO
-
-func (f *memFS) newNode(name string, dir, writable bool) *node {
-	f.nextIno++
-	return &node{name: name, ino: f.nextIno, dir: dir, writable: writable}
+// fail records a WASI errno for the wrapper and returns what wazero gets.
+func (f *memFS) fail(wasi uint16) experimentalsys.Errno {
+	f.errno = wasi
+	return experimentalsys.EIO
 }
 
-// init lays out the sets. Set names were checked by checkSetName.
+func (f *memFS) newNode(name string, dir bool) *node {
+	f.ids++
+	return &node{name: name, dir: dir, id: f.ids, outroot: -1, item: -1}
+}
+
+// init builds the tree: input sets, output sets, then /tmp and /dev/null,
+// in that order (folders list their entries in creation order).
 func (f *memFS) init(inputs []loader.Set, outputs []string, budget int64) {
-	f.root = node{dir: true, ino: 1}
-	f.nextIno = 1
+	f.root = node{dir: true, id: 1, outroot: -1, item: -1}
+	f.ids = 1
 	f.budget = budget
-	f.nodes = loader.MaxOutputItems
-	f.outputs = f.outputs[:0]
-	for _, name := range outputs {
-		d := f.root.child(name)
-		if d == nil {
-			d = f.newNode(name, true, true)
-			f.root.add(d)
-		}
-		f.outputs = append(f.outputs, d)
-		if name == stdioSet {
-			f.stdout = f.createFile(d, "stdout")
-			f.stderr = f.createFile(d, "stderr")
-		}
-	}
+	f.sets = make([]itemList, len(outputs))
 	for _, s := range inputs {
-		d := f.root.child(s.Ident)
-		if d == nil {
-			d = f.newNode(s.Ident, true, false)
-			f.root.add(d)
-		}
-		for i := range s.Items {
-			it := &s.Items[i]
-			f.addInput(d, it)
-			if s.Ident == stdioSet && it.Ident == "stdin" && !f.hasIn {
-				f.stdin, f.hasIn = it.Data, true
+		if d := f.mkpath(&f.root, s.Ident, true); d != nil && d != &f.root {
+			for i := range s.Items {
+				f.addInput(d, &s.Items[i])
 			}
 		}
 	}
-}
-
-// addInput places an input item at its identifier under the set folder d.
-// Items whose identifier is not a usable path (empty, ".", ".." or empty
-// components) or collides with an earlier entry are not shown; they are
-// still the function's inputs on the ABI level.
-func (f *memFS) addInput(d *node, it *loader.Item) {
-	rest := it.Ident
-	for {
-		comp, tail, more := strings.Cut(rest, "/")
-		if comp == "" || comp == "." || comp == ".." || strings.IndexByte(comp, 0) >= 0 {
-			return
+	for i, name := range outputs {
+		d := f.mkpath(&f.root, name, false)
+		if d == nil || d == &f.root || d.outroot >= 0 {
+			continue // not a usable name, or declared twice: no folder
 		}
-		c := d.child(comp)
-		if !more {
-			if c == nil {
-				n := f.newNode(comp, false, false)
-				n.data, n.key = it.Data, it.Key
-				d.add(n)
-			}
-			return
-		}
-		if c == nil {
-			c = f.newNode(comp, true, false)
-			d.add(c)
-		} else if !c.dir {
-			return
-		}
-		d, rest = c, tail
+		d.ro, d.outroot = false, i
+	}
+	if f.root.child("tmp") == nil {
+		f.root.attach(f.newNode("tmp", true))
+	}
+	if dev := f.mkpath(&f.root, "dev", false); dev != nil && !dev.ro && dev.child("null") == nil && f.outSet(dev) < 0 {
+		n := f.newNode("null", false)
+		n.ino = &inode{id: n.id, nlink: 1, null: true}
+		dev.attach(n)
+		dev.ro = true
 	}
 }
 
-// createFile adds an empty output file, charging its name to the budget.
-func (f *memFS) createFile(d *node, name string) *node {
-	n := f.newNode(name, false, true)
-	f.nextSeq++
-	n.seq = f.nextSeq
-	d.add(n)
-	return n
+// components splits a path at '/' and drops empty and "." components.
+func components(p string) []string {
+	parts := strings.Split(p, "/")
+	return slices.DeleteFunc(parts, func(c string) bool { return c == "" || c == "." })
 }
 
-// charge takes n bytes from the budget.
-func (f *memFS) charge(n int64) bool {
+// mkpath walks or creates the folders of path below dir (read-only ones
+// if ro). It returns nil if a component is "..", too long, or a file.
+func (f *memFS) mkpath(dir *node, path string, ro bool) *node {
+	for _, c := range components(path) {
+		if c == ".." || len(c) > nameMax {
+			return nil
+		}
+		n := dir.child(c)
+		if n == nil {
+			n = f.newNode(c, true)
+			n.ro = ro
+			dir.attach(n)
+		} else if !n.dir {
+			return nil
+		}
+		dir = n
+	}
+	return dir
+}
+
+// addInput places an input item at its identifier below the set folder.
+// An identifier that cannot be a path, or whose name an earlier entry
+// took, is not shown (the first one wins).
+func (f *memFS) addInput(set *node, it *loader.Item) {
+	id := strings.TrimRight(it.Ident, "/")
+	dirPart, name := "", id
+	if i := strings.LastIndexByte(id, '/'); i >= 0 {
+		dirPart, name = id[:i], id[i+1:]
+	}
+	if name == "" || name == "." || name == ".." || len(name) > nameMax {
+		return
+	}
+	d := f.mkpath(set, dirPart, true)
+	if d == nil || d.child(name) != nil {
+		return
+	}
+	n := f.newNode(name, false)
+	n.ino = &inode{data: it.Data, key: it.Key, id: n.id, nlink: 1, ro: true}
+	d.attach(n)
+}
+
+// outSet returns the output set whose folder holds dir, or -1.
+func (f *memFS) outSet(dir *node) int {
+	for ; dir != nil; dir = dir.parent {
+		if dir.outroot >= 0 {
+			return dir.outroot
+		}
+	}
+	return -1
+}
+
+// charge takes n bytes from the budget, or fails with ENOMEM as a full
+// heap would on a native backend.
+func (f *memFS) charge(n int64) experimentalsys.Errno {
 	if n > f.budget {
 		f.exhausted = true
-		return false
+		return f.fail(wasiENOMEM)
 	}
 	f.budget -= n
-	return true
+	return 0
 }
 
-// lookup resolves a path as wazero passes it: relative to the root,
-// cleaned, possibly with a trailing slash.
-func (f *memFS) lookup(p string) (*node, experimentalsys.Errno) {
-	trailing := strings.HasSuffix(p, "/")
-	n := &f.root
-	for _, comp := range strings.Split(strings.Trim(p, "/"), "/") {
-		switch comp {
-		case "", ".":
-			continue
-		case "..":
-			if n.parent != nil {
-				n = n.parent
-			}
-			continue
-		}
-		if !n.dir {
-			return nil, experimentalsys.ENOTDIR
-		}
-		c := n.child(comp)
-		if c == nil {
-			return nil, experimentalsys.ENOENT
-		}
-		n = c
+// lookup is the result of resolving a path.
+type lookup struct {
+	node     *node // nil if the last component does not exist
+	parent   *node // the folder that holds (or would hold) it
+	name     string
+	trailing bool // the path ended in '/'
+}
+
+// resolve resolves a path as wazero passes it: relative to the root,
+// cleaned, possibly with a trailing slash. A missing last component is not
+// an error (node is nil).
+func (f *memFS) resolve(p string) (lookup, experimentalsys.Errno) {
+	if len(p)+1 > pathMax {
+		return lookup{}, experimentalsys.ENAMETOOLONG
 	}
-	if trailing && !n.dir {
-		return nil, experimentalsys.ENOTDIR
+	l := lookup{node: &f.root, parent: &f.root, name: "."}
+	l.trailing = strings.HasSuffix(p, "/")
+	comps := strings.Split(strings.Trim(p, "/"), "/")
+	cur := &f.root
+	for i, c := range comps {
+		if len(c) > nameMax {
+			return lookup{}, experimentalsys.ENAMETOOLONG
+		}
+		if !cur.dir {
+			return lookup{}, experimentalsys.ENOTDIR
+		}
+		var n *node
+		switch c {
+		case "", ".":
+			n = cur
+		case "..":
+			n = cur
+			if cur.parent != nil {
+				n = cur.parent
+			}
+		default:
+			if !cur.removed {
+				n = cur.child(c)
+			}
+		}
+		if i == len(comps)-1 {
+			l.node, l.parent, l.name = n, cur, c
+			if n != nil && l.trailing && !n.dir {
+				return lookup{}, experimentalsys.ENOTDIR
+			}
+			return l, 0
+		}
+		if n == nil {
+			return lookup{}, experimentalsys.ENOENT
+		}
+		cur = n
+	}
+	return l, 0
+}
+
+// existing resolves a path that must exist.
+func (f *memFS) existing(p string) (*node, experimentalsys.Errno) {
+	l, errno := f.resolve(p)
+	if errno == 0 && l.node == nil {
+		errno = experimentalsys.ENOENT
+	}
+	return l.node, errno
+}
+
+// addEntry creates an entry named name in parent for ino (a new inode if
+// nil; folders pass nil) and makes a file below an output folder an item.
+func (f *memFS) addEntry(parent *node, name string, dir bool, ino *inode) (*node, experimentalsys.Errno) {
+	if parent.removed {
+		return nil, experimentalsys.ENOENT
+	}
+	if parent.ro {
+		return nil, experimentalsys.EROFS
+	}
+	n := f.newNode(name, dir)
+	cost := int64(nodeFee + len(name))
+	if !dir {
+		if ino == nil {
+			ino = &inode{id: n.id}
+		}
+		n.ino = ino
+		if set := f.outSet(parent); set >= 0 {
+			ident := name
+			for d := parent; d.outroot != set; d = d.parent {
+				ident = d.name + "/" + ident
+			}
+			if len(ident) > pathMax {
+				return nil, experimentalsys.ENAMETOOLONG
+			}
+			if f.items >= itemMax {
+				return nil, f.fail(wasiENOSPC)
+			}
+			n.item, n.ident = set, ident
+			cost += int64(len(ident))
+		}
+	}
+	if errno := f.charge(cost); errno != 0 {
+		return nil, errno
+	}
+	if n.item >= 0 {
+		l := &f.sets[n.item]
+		n.iprev = l.tail
+		if l.tail != nil {
+			l.tail.inext = n
+		} else {
+			l.head = n
+		}
+		l.tail = n
+		f.items++
+	}
+	parent.attach(n)
+	if ino != nil {
+		ino.nlink++
 	}
 	return n, 0
 }
 
-// lookupParent resolves all but the last component of p.
-func (f *memFS) lookupParent(p string) (*node, string, experimentalsys.Errno) {
-	p = strings.TrimRight(p, "/")
-	dir, base := "", p
-	if i := strings.LastIndexByte(p, '/'); i >= 0 {
-		dir, base = p[:i], p[i+1:]
-	}
-	if base == "" || base == "." || base == ".." {
-		return nil, "", experimentalsys.EINVAL
-	}
-	d, errno := f.lookup(dir)
-	if errno != 0 {
-		return nil, "", errno
-	}
-	if !d.dir {
-		return nil, "", experimentalsys.ENOTDIR
-	}
-	return d, base, 0
-}
-
-// relPath is n's path below its output set folder; ok is false if n is not
-// inside one (removed, or an input).
-func (f *memFS) relPath(n *node) (string, bool) {
-	var parts []string
-	for c := n; c != nil; c = c.parent {
-		if c.parent == &f.root {
-			slices.Reverse(parts)
-			return strings.Join(parts, "/"), true
+// remove takes an entry out of the tree (and its item out of its set).
+func (f *memFS) remove(n *node) {
+	n.parent.detach(n)
+	f.budget += int64(nodeFee + len(n.name) + len(n.ident))
+	if n.item >= 0 {
+		l := &f.sets[n.item]
+		if n.iprev != nil {
+			n.iprev.inext = n.inext
+		} else {
+			l.head = n.inext
 		}
-		parts = append(parts, c.name)
+		if n.inext != nil {
+			n.inext.iprev = n.iprev
+		} else {
+			l.tail = n.iprev
+		}
+		n.iprev, n.inext, n.item, n.ident = nil, nil, -1, ""
+		f.items--
 	}
-	return "", false
-}
-
-// create makes a file or folder called base in d.
-func (f *memFS) create(d *node, base string, dir bool) (*node, experimentalsys.Errno) {
-	if !d.writable {
-		return nil, experimentalsys.EROFS
+	if n.ino != nil {
+		if n.ino.nlink--; n.ino.nlink == 0 && !n.ino.ro {
+			// Its bytes go back; writes through a descriptor still open
+			// on it are charged again.
+			f.budget += int64(len(n.ino.data))
+		}
 	}
-	if prefix, _ := f.relPath(d); len(prefix)+1+len(base) > loader.MaxIdentLen {
-		return nil, experimentalsys.ENAMETOOLONG
-	}
-	if f.nodes == 0 || !f.charge(int64(len(base))) {
-		f.exhausted = true
-		return nil, errNoSpace
-	}
-	f.nodes--
-	if dir {
-		n := f.newNode(base, true, true)
-		d.add(n)
-		return n, 0
-	}
-	return f.createFile(d, base), 0
 }
 
 func (f *memFS) OpenFile(p string, flag experimentalsys.Oflag, _ fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
 	acc := flag & (experimentalsys.O_RDONLY | experimentalsys.O_WRONLY | experimentalsys.O_RDWR)
-	write := acc != experimentalsys.O_RDONLY || flag&experimentalsys.O_TRUNC != 0
-	n, errno := f.lookup(p)
-	switch {
-	case errno == experimentalsys.ENOENT && flag&experimentalsys.O_CREAT != 0:
-		d, base, errno := f.lookupParent(p)
-		if errno != 0 {
-			return nil, errno
-		}
-		if n, errno = f.create(d, base, false); errno != 0 {
-			return nil, errno
-		}
-	case errno != 0:
+	l, errno := f.resolve(p)
+	if errno != 0 {
 		return nil, errno
-	case flag&experimentalsys.O_CREAT != 0 && flag&experimentalsys.O_EXCL != 0:
+	}
+	n := l.node
+	if n != nil && flag&experimentalsys.O_CREAT != 0 && flag&experimentalsys.O_EXCL != 0 {
 		return nil, experimentalsys.EEXIST
-	case n.dir && write:
-		return nil, experimentalsys.EISDIR
-	case !n.dir && flag&experimentalsys.O_DIRECTORY != 0:
-		return nil, experimentalsys.ENOTDIR
-	case write && !n.writable:
+	}
+	if n == nil {
+		switch {
+		case flag&experimentalsys.O_CREAT == 0:
+			return nil, experimentalsys.ENOENT
+		case l.trailing:
+			return nil, experimentalsys.EISDIR
+		}
+	}
+	switch {
+	case n != nil && n.dir:
+		if acc != experimentalsys.O_RDONLY {
+			return nil, experimentalsys.EISDIR
+		}
+	case flag&experimentalsys.O_DIRECTORY != 0:
+		if n != nil {
+			return nil, experimentalsys.ENOTDIR
+		}
+		return nil, experimentalsys.ENOENT
+	case n != nil && acc != experimentalsys.O_RDONLY && n.ino.ro:
 		return nil, experimentalsys.EROFS
 	}
-	if flag&experimentalsys.O_TRUNC != 0 && !n.dir {
-		f.budget += int64(len(n.data))
-		n.data = n.data[:0]
+	if n == nil {
+		if n, errno = f.addEntry(l.parent, l.name, false, nil); errno != 0 {
+			return nil, errno
+		}
 	}
-	return &openFile{
-		fs: f, n: n,
+	o := &openFile{fs: f, n: n, ino: n.ino,
 		read:   acc != experimentalsys.O_WRONLY,
 		write:  acc != experimentalsys.O_RDONLY,
-		append: flag&experimentalsys.O_APPEND != 0,
-	}, 0
+		append: flag&experimentalsys.O_APPEND != 0}
+	if !n.dir && flag&experimentalsys.O_TRUNC != 0 && o.write && !n.ino.null {
+		f.truncate(n.ino, 0)
+	}
+	return o, 0
 }
 
 func (f *memFS) Stat(p string) (sys.Stat_t, experimentalsys.Errno) {
-	n, errno := f.lookup(p)
+	n, errno := f.existing(p)
 	if errno != 0 {
 		return sys.Stat_t{}, errno
 	}
@@ -331,161 +451,201 @@ func (f *memFS) Stat(p string) (sys.Stat_t, experimentalsys.Errno) {
 func (f *memFS) Lstat(p string) (sys.Stat_t, experimentalsys.Errno) { return f.Stat(p) }
 
 func (f *memFS) Readlink(p string) (string, experimentalsys.Errno) {
-	if _, errno := f.lookup(p); errno != 0 {
+	if _, errno := f.existing(p); errno != 0 {
 		return "", errno
 	}
 	return "", experimentalsys.EINVAL // exists, but is not a link
 }
 
 func (f *memFS) Mkdir(p string, _ fs.FileMode) experimentalsys.Errno {
-	d, base, errno := f.lookupParent(p)
-	if errno != 0 {
+	l, errno := f.resolve(p)
+	switch {
+	case errno != 0:
 		return errno
-	}
-	if d.child(base) != nil {
+	case l.node != nil:
 		return experimentalsys.EEXIST
 	}
-	_, errno = f.create(d, base, true)
+	_, errno = f.addEntry(l.parent, l.name, true, nil)
 	return errno
 }
 
 func (f *memFS) Unlink(p string) experimentalsys.Errno {
-	n, errno := f.lookup(p)
-	if errno != 0 {
+	n, errno := f.existing(p)
+	switch {
+	case errno != 0:
 		return errno
-	}
-	if n.dir {
+	case n.dir:
 		return experimentalsys.EISDIR
-	}
-	if !n.writable || n.parent == nil || !n.parent.writable {
+	case n.ino.ro || n.parent.ro:
 		return experimentalsys.EROFS
 	}
-	f.release(n)
-	n.parent.remove(n)
+	f.remove(n)
 	return 0
 }
 
 func (f *memFS) Rmdir(p string) experimentalsys.Errno {
-	n, errno := f.lookup(p)
-	if errno != 0 {
+	n, errno := f.existing(p)
+	switch {
+	case errno != 0:
 		return errno
-	}
-	if !n.dir {
+	case !n.dir:
 		return experimentalsys.ENOTDIR
-	}
-	if n == &f.root || !n.writable || !n.parent.writable {
-		return experimentalsys.EROFS // the root and the set folders stay
-	}
-	if len(n.children) > 0 {
+	case n == &f.root || n.outroot >= 0:
+		return f.fail(wasiEBUSY)
+	case n.ro || n.parent.ro:
+		return experimentalsys.EROFS
+	case len(n.children) > 0:
 		return experimentalsys.ENOTEMPTY
 	}
-	f.release(n)
-	n.parent.remove(n)
+	f.remove(n)
+	n.removed = true
 	return 0
 }
 
-// release returns a removed entry's name and contents to the budget.
-// Writes through a descriptor still open on it are charged again.
-func (f *memFS) release(n *node) {
-	f.budget += int64(len(n.name) + len(n.data))
-	f.nodes++
+// sourceAndTarget resolves the two paths of link and rename.
+func (f *memFS) sourceAndTarget(from, to string) (*node, lookup, experimentalsys.Errno) {
+	src, errno := f.existing(from)
+	if errno != 0 {
+		return nil, lookup{}, errno
+	}
+	dst, errno := f.resolve(to)
+	return src, dst, errno
 }
 
+func (f *memFS) Link(from, to string) experimentalsys.Errno {
+	src, dst, errno := f.sourceAndTarget(from, to)
+	switch {
+	case errno != 0:
+		return errno
+	case dst.node != nil:
+		return experimentalsys.EEXIST
+	case src.dir:
+		return experimentalsys.EPERM
+	}
+	_, errno = f.addEntry(dst.parent, dst.name, false, src.ino)
+	return errno
+}
+
+// Rename moves a file (a folder cannot move: EXDEV, as in hlibc, so output
+// identifiers never change), replacing an existing target. The moved file
+// counts as created now: it becomes the last item of its set.
 func (f *memFS) Rename(from, to string) experimentalsys.Errno {
-	src, errno := f.lookup(from)
-	if errno != 0 {
+	src, dst, errno := f.sourceAndTarget(from, to)
+	switch {
+	case errno != 0:
 		return errno
-	}
-	d, base, errno := f.lookupParent(to)
-	if errno != 0 {
-		return errno
-	}
-	if src == &f.root || !src.writable || !src.parent.writable || !d.writable {
+	case src == dst.node:
+		return 0
+	case src.dir:
+		return f.fail(wasiEXDEV)
+	case dst.node != nil && dst.node.dir:
+		return experimentalsys.EISDIR
+	case src.ino.ro || src.parent.ro:
 		return experimentalsys.EROFS
 	}
-	for a := d; a != nil; a = a.parent {
-		if a == src {
-			return experimentalsys.EINVAL // into its own subtree
+	if dst.node != nil {
+		if errno := f.Unlink(to); errno != 0 {
+			return errno
 		}
 	}
-	dst := d.child(base)
-	switch {
-	case dst == src:
-		return 0
-	case dst == nil:
-	case !dst.writable:
-		return experimentalsys.EROFS
-	case src.dir && !dst.dir:
-		return experimentalsys.ENOTDIR
-	case !src.dir && dst.dir:
-		return experimentalsys.EISDIR
-	case dst.dir && len(dst.children) > 0:
-		return experimentalsys.ENOTEMPTY
+	if _, errno := f.addEntry(dst.parent, dst.name, false, src.ino); errno != 0 {
+		return errno
 	}
-	if prefix, _ := f.relPath(d); len(prefix)+1+len(base) > loader.MaxIdentLen {
-		return experimentalsys.ENAMETOOLONG
-	}
-	if !f.charge(int64(len(base))) {
-		return errNoSpace
-	}
-	f.budget += int64(len(src.name))
-	if dst != nil {
-		f.release(dst)
-		d.remove(dst)
-	}
-	src.parent.remove(src)
-	src.name = base
-	d.add(src)
+	f.remove(src)
 	return 0
 }
 
 func (n *node) stat() sys.Stat_t {
-	st := sys.Stat_t{Dev: 1, Ino: n.ino, Nlink: 1, Size: int64(len(n.data))}
+	if n.dir {
+		mode := fs.ModeDir | 0o755
+		if n.ro {
+			mode = fs.ModeDir | 0o555
+		}
+		return sys.Stat_t{Dev: 1, Ino: n.id, Mode: mode, Nlink: 2}
+	}
+	return n.ino.stat()
+}
+
+func (ino *inode) stat() sys.Stat_t {
+	st := sys.Stat_t{Dev: 1, Ino: ino.id, Nlink: uint64(ino.nlink), Size: int64(len(ino.data)), Mode: 0o644}
 	switch {
-	case n.dir && n.writable:
-		st.Mode = fs.ModeDir | 0o755
-	case n.dir:
-		st.Mode = fs.ModeDir | 0o555
-	case n.writable:
-		st.Mode = 0o644
-	default:
+	case ino.null:
+		st.Mode = fs.ModeDevice | fs.ModeCharDevice | 0o666
+	case ino.ro:
 		st.Mode = 0o444
 	}
-	if n.dir {
-		st.Size = 0
-	}
 	return st
+}
+
+// writeAt writes buf at off into a writable file, growing it (with zeros
+// over any gap) within the budget.
+func (f *memFS) writeAt(ino *inode, buf []byte, off int64) experimentalsys.Errno {
+	if ino.null {
+		return 0
+	}
+	end := off + int64(len(buf))
+	if end < off {
+		return experimentalsys.EINVAL
+	}
+	if grow := end - int64(len(ino.data)); grow > 0 {
+		if errno := f.charge(grow); errno != 0 {
+			return errno
+		}
+		ino.data = append(ino.data, make([]byte, grow)...)
+	}
+	copy(ino.data[off:], buf)
+	return 0
+}
+
+// truncate sets a writable file's size.
+func (f *memFS) truncate(ino *inode, size int64) experimentalsys.Errno {
+	cur := int64(len(ino.data))
+	if size > cur {
+		return f.writeAt(ino, nil, size) // extends with zeros
+	}
+	f.budget += cur - size
+	clear(ino.data[size:])
+	ino.data = ino.data[:size]
+	return 0
 }
 
 // openFile is an open file description.
 type openFile struct {
 	experimentalsys.UnimplementedFile
 	fs                  *memFS
-	n                   *node
+	n                   *node  // the entry opened (folders are read through it)
+	ino                 *inode // files: what reads and writes reach, even once unlinked
 	off                 int64
 	read, write, append bool
 	listing             []experimentalsys.Dirent // folders: snapshot being read
 	listed              bool
 }
 
-func (o *openFile) Dev() (uint64, experimentalsys.Errno)      { return 1, 0 }
-func (o *openFile) Ino() (sys.Inode, experimentalsys.Errno)   { return o.n.ino, 0 }
-func (o *openFile) IsDir() (bool, experimentalsys.Errno)      { return o.n.dir, 0 }
-func (o *openFile) IsAppend() bool                            { return o.append }
-func (o *openFile) Stat() (sys.Stat_t, experimentalsys.Errno) { return o.n.stat(), 0 }
-func (o *openFile) Sync() experimentalsys.Errno               { return 0 }
-func (o *openFile) Datasync() experimentalsys.Errno           { return 0 }
-func (o *openFile) Close() experimentalsys.Errno              { return 0 }
+func (o *openFile) Dev() (uint64, experimentalsys.Errno)     { return 1, 0 }
+func (o *openFile) IsDir() (bool, experimentalsys.Errno)     { return o.n.dir, 0 }
+func (o *openFile) IsAppend() bool                           { return o.append }
+func (o *openFile) Sync() experimentalsys.Errno              { return 0 }
+func (o *openFile) Datasync() experimentalsys.Errno          { return 0 }
+func (o *openFile) Close() experimentalsys.Errno             { return 0 }
+func (o *openFile) Utimens(_, _ int64) experimentalsys.Errno { return 0 } // no time passes
+
+func (o *openFile) Ino() (sys.Inode, experimentalsys.Errno) {
+	if o.ino != nil {
+		return o.ino.id, 0
+	}
+	return o.n.id, 0
+}
+
+func (o *openFile) Stat() (sys.Stat_t, experimentalsys.Errno) {
+	if o.ino != nil {
+		return o.ino.stat(), 0
+	}
+	return o.n.stat(), 0
+}
 
 func (o *openFile) SetAppend(enable bool) experimentalsys.Errno {
 	o.append = enable
 	return 0
-}
-
-func (o *openFile) Read(buf []byte) (int, experimentalsys.Errno) {
-	n, errno := o.Pread(buf, o.off)
-	o.off += int64(n)
-	return n, errno
 }
 
 // access checks a read or write of a regular file at off (a size, for
@@ -502,14 +662,20 @@ func (o *openFile) access(write bool, off int64) experimentalsys.Errno {
 	return 0
 }
 
+func (o *openFile) Read(buf []byte) (int, experimentalsys.Errno) {
+	n, errno := o.Pread(buf, o.off)
+	o.off += int64(n)
+	return n, errno
+}
+
 func (o *openFile) Pread(buf []byte, off int64) (int, experimentalsys.Errno) {
 	if errno := o.access(false, off); errno != 0 {
 		return 0, errno
 	}
-	if off >= int64(len(o.n.data)) {
+	if o.ino.null || off >= int64(len(o.ino.data)) {
 		return 0, 0
 	}
-	return copy(buf, o.n.data[off:]), 0
+	return copy(buf, o.ino.data[off:]), 0
 }
 
 // offset is int64 under another name. wazero's File.Seek returns an Errno,
@@ -518,13 +684,20 @@ func (o *openFile) Pread(buf []byte, off int64) (int, experimentalsys.Errno) {
 type offset = int64
 
 func (o *openFile) Seek(offset offset, whence int) (int64, experimentalsys.Errno) {
+	if o.n.dir {
+		if offset != 0 || whence != io.SeekStart {
+			return 0, experimentalsys.EINVAL
+		}
+		o.off, o.listing, o.listed = 0, nil, false // rewind: list afresh
+		return 0, 0
+	}
 	var base int64
 	switch whence {
 	case io.SeekStart:
 	case io.SeekCurrent:
 		base = o.off
 	case io.SeekEnd:
-		base = int64(len(o.n.data))
+		base = int64(len(o.ino.data))
 	default:
 		return 0, experimentalsys.EINVAL
 	}
@@ -532,20 +705,14 @@ func (o *openFile) Seek(offset offset, whence int) (int64, experimentalsys.Errno
 	if pos < 0 || (offset > 0 && pos < base) {
 		return 0, experimentalsys.EINVAL
 	}
-	if o.n.dir {
-		if pos != 0 {
-			return 0, experimentalsys.EINVAL
-		}
-		o.listing, o.listed = nil, false // rewind: list afresh
-	}
 	o.off = pos
 	return pos, 0
 }
 
 func (o *openFile) Write(buf []byte) (int, experimentalsys.Errno) {
 	off := o.off
-	if o.append {
-		off = int64(len(o.n.data))
+	if o.append && o.ino != nil {
+		off = int64(len(o.ino.data))
 	}
 	n, errno := o.Pwrite(buf, off)
 	if errno == 0 {
@@ -558,41 +725,20 @@ func (o *openFile) Pwrite(buf []byte, off int64) (int, experimentalsys.Errno) {
 	if errno := o.access(true, off); errno != 0 {
 		return 0, errno
 	}
-	if errno := o.fs.writeAt(o.n, buf, off); errno != 0 {
+	if errno := o.fs.writeAt(o.ino, buf, off); errno != 0 {
 		return 0, errno
 	}
 	return len(buf), 0
-}
-
-// writeAt writes buf at off into an output file, growing it (with zeros
-// over any gap) within the budget.
-func (f *memFS) writeAt(n *node, buf []byte, off int64) experimentalsys.Errno {
-	end := off + int64(len(buf))
-	if end < off {
-		return experimentalsys.EINVAL
-	}
-	if grow := end - int64(len(n.data)); grow > 0 {
-		if !f.charge(grow) {
-			return errNoSpace
-		}
-		n.data = append(n.data, make([]byte, grow)...)
-	}
-	copy(n.data[off:], buf)
-	return 0
 }
 
 func (o *openFile) Truncate(size int64) experimentalsys.Errno {
 	if errno := o.access(true, size); errno != 0 {
 		return errno
 	}
-	cur := int64(len(o.n.data))
-	if size > cur {
-		return o.fs.writeAt(o.n, nil, size) // extends with zeros
+	if o.ino.null {
+		return 0
 	}
-	o.fs.budget += cur - size
-	clear(o.n.data[size:])
-	o.n.data = o.n.data[:size]
-	return 0
+	return o.fs.truncate(o.ino, size)
 }
 
 func (o *openFile) Readdir(n int) ([]experimentalsys.Dirent, experimentalsys.Errno) {
@@ -603,9 +749,14 @@ func (o *openFile) Readdir(n int) ([]experimentalsys.Dirent, experimentalsys.Err
 		o.listed = true
 		o.listing = make([]experimentalsys.Dirent, len(o.n.children))
 		for i, c := range o.n.children {
-			o.listing[i] = experimentalsys.Dirent{Ino: c.ino, Name: c.name}
-			if c.dir {
-				o.listing[i].Type = fs.ModeDir
+			o.listing[i] = experimentalsys.Dirent{Name: c.name}
+			switch {
+			case c.dir:
+				o.listing[i].Ino, o.listing[i].Type = c.id, fs.ModeDir
+			case c.ino.null:
+				o.listing[i].Ino, o.listing[i].Type = c.ino.id, fs.ModeDevice|fs.ModeCharDevice
+			default:
+				o.listing[i].Ino = c.ino.id
 			}
 		}
 	}
@@ -617,54 +768,70 @@ func (o *openFile) Readdir(n int) ([]experimentalsys.Dirent, experimentalsys.Err
 	return out, 0
 }
 
-// stdWriter is fd 1 or 2: it appends to stdio/stdout or stdio/stderr, the
-// same files a function can open by path.
-type stdWriter struct {
-	fs *memFS
-	n  *node
+// stdStream is fd 0, 1 or 2, bound on first use as hlibc binds them:
+// stdin reads the file /stdio/stdin if there is one; stdout and stderr
+// append to /stdio/stdout and /stdio/stderr, created on the first write
+// when stdio is an output set (so a function that prints nothing has no
+// such item), and are discarded otherwise.
+type stdStream struct {
+	fs    *memFS
+	name  string
+	bound bool
+	ino   *inode // nil: EOF, or discarded
+	off   int
 }
 
-func (w stdWriter) Write(b []byte) (int, error) {
-	if errno := w.fs.writeAt(w.n, b, int64(len(w.n.data))); errno != 0 {
+func (s *stdStream) bind(create bool) {
+	s.bound = true
+	l, errno := s.fs.resolve("stdio/" + s.name)
+	if errno != 0 {
+		return
+	}
+	n := l.node
+	if n == nil && create && l.parent.outroot >= 0 {
+		n, _ = s.fs.addEntry(l.parent, s.name, false, nil)
+	}
+	if n != nil && !n.dir && (!create || !n.ino.ro) {
+		s.ino = n.ino
+	}
+}
+
+func (s *stdStream) Read(p []byte) (int, error) {
+	if !s.bound {
+		s.bind(false)
+	}
+	if s.ino == nil || s.ino.null || s.off >= len(s.ino.data) {
+		return 0, io.EOF
+	}
+	n := copy(p, s.ino.data[s.off:])
+	s.off += n
+	return n, nil
+}
+
+func (s *stdStream) Write(p []byte) (int, error) {
+	if !s.bound {
+		s.bind(true)
+	}
+	if s.ino == nil {
+		return len(p), nil // discarded
+	}
+	if errno := s.fs.writeAt(s.ino, p, int64(len(s.ino.data))); errno != 0 {
 		return 0, errno
 	}
-	return len(b), nil
+	return len(p), nil
 }
 
-// collect returns the output sets: every regular file created under each
-// output set's folder, in creation order, named by its path below the
-// folder. The data is handed over, not copied: the file system is dropped
-// with the call.
-func (f *memFS) collect(outputs []string) ([]loader.Set, error) {
+// collect returns the output sets: each set's items in creation order.
+// The data is handed over, not copied: the file system is dropped with the
+// call.
+func (f *memFS) collect(outputs []string) []loader.Set {
 	sets := make([]loader.Set, len(outputs))
-	var files []*node
-	var walk func(d *node)
-	walk = func(d *node) {
-		for _, c := range d.children {
-			if c.dir {
-				walk(c)
-			} else if c.writable {
-				files = append(files, c)
-			}
-		}
-	}
 	for i, name := range outputs {
 		sets[i].Ident = name
-		files = files[:0]
-		walk(f.outputs[i])
-		if len(files) == 0 {
-			continue
-		}
-		slices.SortFunc(files, func(a, b *node) int { return cmp.Compare(a.seq, b.seq) })
-		sets[i].Items = make([]loader.Item, len(files))
-		for j, n := range files {
-			ident, _ := f.relPath(n)
-			if len(ident) > loader.MaxIdentLen {
-				return nil, &loader.OutputError{Field: "output file path length", Value: uint64(len(ident)),
-					Reason: "longer than loader.MaxIdentLen (a folder was renamed)"}
-			}
-			sets[i].Items[j] = loader.Item{Ident: ident, Key: n.key, Data: n.data[:len(n.data):len(n.data)]}
+		for n := f.sets[i].head; n != nil; n = n.inext {
+			d := n.ino.data
+			sets[i].Items = append(sets[i].Items, loader.Item{Ident: n.ident, Key: n.ino.key, Data: d[:len(d):len(d)]})
 		}
 	}
-	return sets, nil
+	return sets
 }

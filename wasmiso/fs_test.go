@@ -2,6 +2,7 @@ package wasmiso
 
 import (
 	"io"
+	"io/fs"
 	"slices"
 	"strings"
 	"testing"
@@ -11,7 +12,8 @@ import (
 	"tessera/loader"
 )
 
-// The file system on its own, through the calls wazero's WASI layer makes.
+// The file system on its own, through the calls wazero's WASI layer makes
+// (paths relative to the root, as wazero passes them).
 
 func newFS(t *testing.T, budget int64, inputs []loader.Set, outputs ...string) *memFS {
 	t.Helper()
@@ -36,19 +38,36 @@ func create(t *testing.T, f *memFS, p, data string) {
 	}
 }
 
-func collected(t *testing.T, f *memFS, outputs ...string) map[string]string {
-	t.Helper()
-	sets, err := f.collect(outputs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]string{}
-	for _, s := range sets {
+// items lists the outputs as "set/ident=data" in order.
+func items(f *memFS, outputs ...string) []string {
+	var got []string
+	for _, s := range f.collect(outputs) {
 		for _, it := range s.Items {
-			got[s.Ident+"/"+it.Ident] = string(it.Data)
+			got = append(got, s.Ident+"/"+it.Ident+"="+string(it.Data))
 		}
 	}
 	return got
+}
+
+func list(t *testing.T, f *memFS, dir string) []string {
+	t.Helper()
+	d, errno := f.OpenFile(dir, rd|experimentalsys.O_DIRECTORY, 0)
+	if errno != 0 {
+		t.Fatalf("open %s: %v", dir, errno)
+	}
+	ents, _ := d.Readdir(-1)
+	var names []string
+	for _, e := range ents {
+		suffix := ""
+		switch {
+		case e.Type.IsDir():
+			suffix = "/"
+		case e.Type&fs.ModeCharDevice != 0:
+			suffix = "!"
+		}
+		names = append(names, e.Name+suffix)
+	}
+	return names
 }
 
 func TestFSReadInput(t *testing.T) {
@@ -77,95 +96,135 @@ func TestFSReadInput(t *testing.T) {
 	if _, errno := f.OpenFile("in/a/b/", rd, 0); errno != experimentalsys.ENOTDIR {
 		t.Errorf("trailing slash on a file = %v, want ENOTDIR", errno)
 	}
-	if _, errno := f.OpenFile("in/a", rd|experimentalsys.O_DIRECTORY, 0); errno != 0 {
-		t.Errorf("opening a folder = %v", errno)
+	if _, errno := f.OpenFile("in/a/b/c", rd, 0); errno != experimentalsys.ENOTDIR {
+		t.Errorf("a file as a folder = %v, want ENOTDIR", errno)
 	}
-	// The input's bytes are the item's: nothing was copied.
 	st, _ := f.Stat("in/a/b")
-	if st.Size != 10 || st.Mode.Perm() != 0o444 {
+	if st.Size != 10 || st.Mode.Perm() != 0o444 || st.Nlink != 1 {
 		t.Errorf("stat = %+v", st)
+	}
+	if st, _ := f.Stat("in/a"); !st.Mode.IsDir() || st.Mode.Perm() != 0o555 {
+		t.Errorf("input folder mode %v", st.Mode)
 	}
 }
 
-func TestFSReaddir(t *testing.T) {
-	f := newFS(t, 1<<20, []loader.Set{set("in", "z", "1", "a", "2", "m/x", "3")}, "out")
-	dir, errno := f.OpenFile(".", rd|experimentalsys.O_DIRECTORY, 0)
+// TestFSInputNames: identifiers become paths by hlibc's rules: empty and
+// "." components are dropped; ".." or over-long components, and names an
+// earlier entry took, hide the item.
+func TestFSInputNames(t *testing.T) {
+	f := newFS(t, 1<<20, []loader.Set{set("in",
+		"a", "1", "x//y", "2", "./dot", "3", "t/", "4", "d/./e", "5",
+		"../up", "no", "s/../u", "no", "a", "duplicate", "a/under", "no", "x", "no",
+		strings.Repeat("n", 256), "no", "ok/"+strings.Repeat("n", 255), "6")})
+	// "s/../u" leaves an empty folder s behind, as hlibc's mkpath does.
+	want := []string{"a", "x/", "dot", "t", "d/", "s/", "ok/"}
+	if got := list(t, f, "in"); !slices.Equal(got, want) {
+		t.Errorf("in lists %q, want %q", got, want)
+	}
+	for p, data := range map[string]string{"in/x/y": "2", "in/d/e": "5", "in/a": "1", "in/ok/" + strings.Repeat("n", 255): "6"} {
+		file, errno := f.OpenFile(p, rd, 0)
+		if errno != 0 {
+			t.Errorf("%s: %v", p, errno)
+			continue
+		}
+		b := make([]byte, 16)
+		if n, _ := file.Read(b); string(b[:n]) != data {
+			t.Errorf("%s = %q, want %q", p, b[:n], data)
+		}
+	}
+}
+
+// TestFSLayout: the root lists the input sets, the output sets, /tmp and
+// /dev, in that order; a set shared by input and output is one folder;
+// set names may nest.
+func TestFSLayout(t *testing.T) {
+	f := newFS(t, 1<<20, []loader.Set{set("stdio", "stdin", "x"), set("deep/in", "a", "1")}, "stdio", "out", "res/sub")
+	if got, want := list(t, f, "."), []string{"stdio/", "deep/", "out/", "res/", "tmp/", "dev/"}; !slices.Equal(got, want) {
+		t.Errorf("root lists %q, want %q", got, want)
+	}
+	if got := list(t, f, "dev"); !slices.Equal(got, []string{"null!"}) {
+		t.Errorf("dev lists %q", got)
+	}
+	create(t, f, "res/sub/r", "R")
+	create(t, f, "res/scratch", "no item") // above the set folder
+	create(t, f, "stdio/new", "N")
+	if got, want := items(f, "stdio", "out", "res/sub"), []string{"stdio/new=N", "res/sub/r=R"}; !slices.Equal(got, want) {
+		t.Errorf("items %q, want %q", got, want)
+	}
+	// Sets named tmp and dev take those names from the system entries.
+	g := newFS(t, 1<<20, []loader.Set{set("tmp", "t", "1")}, "dev")
+	if got := list(t, g, "."); !slices.Equal(got, []string{"tmp/", "dev/"}) {
+		t.Errorf("root lists %q", got)
+	}
+	if got := list(t, g, "dev"); len(got) != 0 {
+		t.Errorf("an output set dev got %q", got)
+	}
+	if _, errno := g.OpenFile("tmp/new", wr|experimentalsys.O_CREAT, 0); errno != experimentalsys.EROFS {
+		t.Errorf("creating in an input set named tmp = %v", errno)
+	}
+}
+
+func TestFSDevNull(t *testing.T) {
+	f := newFS(t, 1<<20, nil)
+	null, errno := f.OpenFile("dev/null", experimentalsys.O_RDWR|experimentalsys.O_TRUNC, 0)
 	if errno != 0 {
 		t.Fatal(errno)
 	}
-	var names []string
-	for {
-		ents, errno := dir.Readdir(1)
-		if errno != 0 {
-			t.Fatal(errno)
-		}
-		if len(ents) == 0 {
-			break
-		}
-		names = append(names, ents[0].Name)
+	if n, errno := null.Write([]byte("vanishes")); n != 8 || errno != 0 {
+		t.Errorf("write = %d, %v", n, errno)
 	}
-	if !slices.Equal(names, []string{"out", "in"}) {
-		t.Errorf("root lists %q", names)
+	if n, errno := null.Read(make([]byte, 4)); n != 0 || errno != 0 {
+		t.Errorf("read = %d, %v", n, errno)
 	}
-	in, _ := f.OpenFile("in", rd|experimentalsys.O_DIRECTORY, 0)
-	ents, _ := in.Readdir(10)
-	var got []string
-	for _, e := range ents {
-		got = append(got, e.Name+map[bool]string{true: "/", false: ""}[e.Type.IsDir()])
+	if st, _ := null.Stat(); st.Mode&fs.ModeCharDevice == 0 || st.Size != 0 {
+		t.Errorf("stat = %+v", st)
 	}
-	if !slices.Equal(got, []string{"z", "a", "m/"}) {
-		t.Errorf("in lists %q, want creation order", got)
+	if errno := f.Unlink("dev/null"); errno != experimentalsys.EROFS {
+		t.Errorf("unlink /dev/null = %v", errno)
 	}
-	// Entries created while listing do not appear until the listing is
-	// rewound.
-	out, _ := f.OpenFile("out", rd|experimentalsys.O_DIRECTORY, 0)
-	create(t, f, "out/one", "")
-	first, _ := out.Readdir(10)
-	create(t, f, "out/two", "")
-	if more, _ := out.Readdir(10); len(first) != 1 || len(more) != 0 {
-		t.Errorf("listing changed while read: %v then %v", first, more)
-	}
-	if _, errno := out.Seek(0, io.SeekStart); errno != 0 {
-		t.Fatal(errno)
-	}
-	if all, _ := out.Readdir(10); len(all) != 2 {
-		t.Errorf("after rewind: %v", all)
+	if _, errno := f.OpenFile("dev/other", wr|experimentalsys.O_CREAT, 0); errno != experimentalsys.EROFS {
+		t.Errorf("create in /dev = %v", errno)
 	}
 }
 
 func TestFSReadOnly(t *testing.T) {
-	f := newFS(t, 1<<20, []loader.Set{set("in", "a", "x"), set("both", "input", "y")}, "both")
-	for _, p := range []string{"in/new", "new", "in/a"} {
-		if _, errno := f.OpenFile(p, wr|experimentalsys.O_CREAT, 0o644); errno != experimentalsys.EROFS {
-			t.Errorf("create %s = %v, want EROFS", p, errno)
+	f := newFS(t, 1<<20, []loader.Set{set("in", "a", "x", "dir/b", "y")}, "out")
+	for p, want := range map[string]experimentalsys.Errno{
+		"in/new": experimentalsys.EROFS, "in/a": experimentalsys.EROFS, "in/dir/n": experimentalsys.EROFS,
+		"nope/x": experimentalsys.ENOENT,
+	} {
+		if _, errno := f.OpenFile(p, wr|experimentalsys.O_CREAT, 0o644); errno != want {
+			t.Errorf("create %s = %v, want %v", p, errno, want)
 		}
 	}
-	if errno := f.Mkdir("in/d", 0o755); errno != experimentalsys.EROFS {
-		t.Errorf("mkdir in an input set = %v", errno)
+	for name, errno := range map[string]experimentalsys.Errno{
+		"mkdir":  f.Mkdir("in/d", 0o755),
+		"unlink": f.Unlink("in/a"),
+		"rmdir":  f.Rmdir("in/dir"),
+		"rename": f.Rename("in/a", "out/a"),
+		"link":   f.Link("out/none", "in/x"),
+	} {
+		want := experimentalsys.EROFS
+		if name == "link" {
+			want = experimentalsys.ENOENT
+		}
+		if errno != want {
+			t.Errorf("%s = %v, want %v", name, errno, want)
+		}
 	}
-	if errno := f.Unlink("in/a"); errno != experimentalsys.EROFS {
-		t.Errorf("unlink input = %v", errno)
-	}
-	if errno := f.Rename("in/a", "both/a"); errno != experimentalsys.EROFS {
-		t.Errorf("rename input = %v", errno)
-	}
-	if errno := f.Rmdir("both"); errno != experimentalsys.EROFS {
-		t.Errorf("rmdir a set folder = %v", errno)
-	}
-	// A folder shared by an input and an output set: the input stays
-	// read-only and is not an output; new files are.
-	if _, errno := f.OpenFile("both/input", wr, 0); errno != experimentalsys.EROFS {
-		t.Errorf("writing an input in a shared folder = %v", errno)
-	}
-	create(t, f, "both/new", "n")
-	got := collected(t, f, "both")
-	if len(got) != 1 || got["both/new"] != "n" {
-		t.Errorf("outputs = %v", got)
+	// The root is writable scratch space, as in hlibc; /tmp too.
+	create(t, f, "top", "scratch")
+	create(t, f, "tmp/t", "scratch")
+	if got := items(f, "out"); len(got) != 0 {
+		t.Errorf("scratch files became items: %q", got)
 	}
 }
 
-func TestFSRenameAndRemove(t *testing.T) {
-	f := newFS(t, 1<<20, nil, "out", "other")
+// TestFSItems: a file becomes an item when created, linked or renamed into
+// an output folder (a rename counts as a new creation), and stops being
+// one when removed. Folders cannot be renamed.
+func TestFSItems(t *testing.T) {
+	f := newFS(t, 1<<20, nil, "stdio", "out", "other")
 	create(t, f, "out/first", "1")
 	if errno := f.Mkdir("out/d", 0o755); errno != 0 {
 		t.Fatal(errno)
@@ -173,71 +232,56 @@ func TestFSRenameAndRemove(t *testing.T) {
 	create(t, f, "out/d/second", "2")
 	create(t, f, "out/third", "3")
 	create(t, f, "out/gone", "x")
+	create(t, f, "tmp/scratch", "s")
 	steps := []struct {
-		op   func() experimentalsys.Errno
-		want experimentalsys.Errno
+		op    func() experimentalsys.Errno
+		want  experimentalsys.Errno
+		errno uint16 // what the WASI wrapper will report instead of EIO
 	}{
-		{func() experimentalsys.Errno { return f.Rename("out/d", "out/d/sub") }, experimentalsys.EINVAL},
-		{func() experimentalsys.Errno { return f.Rename("out/first", "out/d") }, experimentalsys.EISDIR},
-		{func() experimentalsys.Errno { return f.Rmdir("out/d") }, experimentalsys.ENOTEMPTY},
-		{func() experimentalsys.Errno { return f.Unlink("out/d") }, experimentalsys.EISDIR},
-		{func() experimentalsys.Errno { return f.Rename("out/third", "out/first") }, 0}, // replaces
-		{func() experimentalsys.Errno { return f.Rename("out/d", "other/moved") }, 0},   // across sets
-		{func() experimentalsys.Errno { return f.Unlink("out/gone") }, 0},
-		{func() experimentalsys.Errno { return f.Unlink("out/gone") }, experimentalsys.ENOENT},
+		{func() experimentalsys.Errno { return f.Rename("out/d", "out/e") }, experimentalsys.EIO, wasiEXDEV},
+		{func() experimentalsys.Errno { return f.Rmdir("out") }, experimentalsys.EIO, wasiEBUSY},
+		{func() experimentalsys.Errno { return f.Rmdir("out/d") }, experimentalsys.ENOTEMPTY, 0},
+		{func() experimentalsys.Errno { return f.Unlink("out/d") }, experimentalsys.EISDIR, 0},
+		{func() experimentalsys.Errno { return f.Rename("out/first", "out/d") }, experimentalsys.EISDIR, 0},
+		{func() experimentalsys.Errno { return f.Rename("out/third", "out/first") }, 0, 0}, // replaces; now last
+		{func() experimentalsys.Errno { return f.Link("out/d/second", "other/twin") }, 0, 0},
+		{func() experimentalsys.Errno { return f.Rename("tmp/scratch", "other/adopted") }, 0, 0},
+		{func() experimentalsys.Errno { return f.Unlink("out/gone") }, 0, 0},
+		{func() experimentalsys.Errno { return f.Unlink("out/gone") }, experimentalsys.ENOENT, 0},
+		{func() experimentalsys.Errno { return f.Link("out/d", "out/dirlink") }, experimentalsys.EPERM, 0},
 	}
 	for i, s := range steps {
-		if errno := s.op(); errno != s.want {
-			t.Errorf("step %d: %v, want %v", i, errno, s.want)
+		f.errno = 0
+		if errno := s.op(); errno != s.want || f.errno != s.errno {
+			t.Errorf("step %d: %v (errno %d), want %v (%d)", i, errno, f.errno, s.want, s.errno)
 		}
 	}
-	got := collected(t, f, "out", "other")
-	want := map[string]string{"out/first": "3", "other/moved/second": "2"}
-	if len(got) != len(want) || got["out/first"] != "3" || got["other/moved/second"] != "2" {
-		t.Errorf("outputs = %v, want %v", got, want)
+	want := []string{"out/d/second=2", "out/first=3", "other/twin=2", "other/adopted=s"}
+	if got := items(f, "stdio", "out", "other"); !slices.Equal(got, want) {
+		t.Errorf("items %q, want %q", got, want)
+	}
+	// Hard links share the file, and so its key and its link count.
+	if st, _ := f.Stat("other/twin"); st.Nlink != 2 {
+		t.Errorf("nlink = %d, want 2", st.Nlink)
 	}
 }
 
-// TestFSCreationOrder: outputs come in the order their files were created,
-// whatever their names and folders, and a rename keeps a file's place.
-func TestFSCreationOrder(t *testing.T) {
-	f := newFS(t, 1<<20, nil, "stdio", "out")
-	f.Mkdir("out/z", 0o755)
-	create(t, f, "out/z/late-name", "")
-	create(t, f, "out/a", "")
-	create(t, f, "out/tmp", "")
-	f.Rename("out/tmp", "out/0")
-	sets, err := f.collect([]string{"stdio", "out"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, s := range sets {
-		for _, it := range s.Items {
-			got = append(got, s.Ident+"/"+it.Ident)
-		}
-	}
-	want := []string{"stdio/stdout", "stdio/stderr", "out/z/late-name", "out/a", "out/0"}
-	if !slices.Equal(got, want) {
-		t.Errorf("order %q, want %q", got, want)
-	}
-}
-
-// TestFSBudget: output files cannot grow past the budget; removing files
-// gives their space back.
+// TestFSBudget: files cannot grow past the budget (ENOMEM, as a full heap
+// on a native backend); removing files gives their space back.
 func TestFSBudget(t *testing.T) {
-	f := newFS(t, 100, nil, "out")
-	file, _ := f.OpenFile("out/big", wr|experimentalsys.O_CREAT, 0o644) // 3 bytes of name
-	if _, errno := file.Write(make([]byte, 90)); errno != 0 {
+	f := newFS(t, 1000, nil, "out")
+	file, errno := f.OpenFile("out/big", wr|experimentalsys.O_CREAT, 0o644)
+	if errno != 0 {
 		t.Fatal(errno)
 	}
-	if _, errno := file.Write(make([]byte, 10)); errno != errNoSpace {
-		t.Errorf("write past the budget = %v, want %v", errno, errNoSpace)
+	left := f.budget
+	if _, errno := file.Write(make([]byte, left)); errno != 0 {
+		t.Fatal(errno)
 	}
-	if !f.exhausted {
-		t.Error("exhaustion not recorded")
+	if _, errno := file.Write([]byte{1}); errno != experimentalsys.EIO || f.errno != wasiENOMEM || !f.exhausted {
+		t.Errorf("write past the budget = %v (errno %d, exhausted %v)", errno, f.errno, f.exhausted)
 	}
-	if _, errno := file.Pwrite([]byte("x"), 1<<40); errno != errNoSpace {
+	if _, errno := file.Pwrite([]byte("x"), 1<<40); errno != experimentalsys.EIO {
 		t.Errorf("sparse write far past the budget = %v", errno)
 	}
 	if errno := file.Truncate(10); errno != 0 {
@@ -249,47 +293,63 @@ func TestFSBudget(t *testing.T) {
 	if errno := f.Unlink("out/big"); errno != 0 {
 		t.Fatal(errno)
 	}
-	if f.budget != 100 {
-		t.Errorf("budget after unlink = %d, want 100", f.budget)
+	if f.budget != 1000 {
+		t.Errorf("budget after unlink = %d, want 1000", f.budget)
 	}
-	if _, errno := f.OpenFile("out/"+strings.Repeat("n", loader.MaxIdentLen), wr|experimentalsys.O_CREAT, 0); errno != experimentalsys.ENAMETOOLONG {
+	if _, errno := f.OpenFile("out/"+strings.Repeat("n", 256), wr|experimentalsys.O_CREAT, 0); errno != experimentalsys.ENAMETOOLONG {
 		t.Errorf("over-long name = %v", errno)
 	}
 }
 
-func TestFSNodeLimit(t *testing.T) {
+func TestFSItemLimit(t *testing.T) {
 	f := newFS(t, 1<<30, nil, "out")
-	f.nodes = 3
-	for i, want := range []experimentalsys.Errno{0, 0, 0, errNoSpace} {
-		if errno := f.Mkdir("out/"+string(rune('a'+i)), 0o755); errno != want {
-			t.Errorf("mkdir %d = %v, want %v", i, errno, want)
-		}
+	f.items = itemMax - 1
+	create(t, f, "out/last", "")
+	f.errno = 0
+	if _, errno := f.OpenFile("out/one-too-many", wr|experimentalsys.O_CREAT, 0); errno != experimentalsys.EIO || f.errno != wasiENOSPC {
+		t.Errorf("item past the limit = %v (errno %d), want ENOSPC", errno, f.errno)
+	}
+	create(t, f, "tmp/scratch-is-fine", "")
+}
+
+// TestFSStdStreams: stdout and stderr are the files stdio/stdout and
+// stdio/stderr, created on the first write, in the order written; stdin
+// reads stdio/stdin.
+func TestFSStdStreams(t *testing.T) {
+	f := newFS(t, 1<<20, []loader.Set{set("stdio", "stdin", "input")}, "out", "stdio")
+	in, out, errw := &stdStream{fs: f, name: "stdin"}, &stdStream{fs: f, name: "stdout"}, &stdStream{fs: f, name: "stderr"}
+	if b, _ := io.ReadAll(in); string(b) != "input" {
+		t.Errorf("stdin = %q", b)
+	}
+	if got := items(f, "out", "stdio"); len(got) != 0 {
+		t.Errorf("items before any write: %q", got)
+	}
+	errw.Write([]byte("e1 "))
+	out.Write([]byte("o"))
+	errw.Write([]byte("e2"))
+	if got, want := items(f, "out", "stdio"), []string{"stdio/stderr=e1 e2", "stdio/stdout=o"}; !slices.Equal(got, want) {
+		t.Errorf("items %q, want %q", got, want)
+	}
+	// Without a stdio output set the streams are discarded and stdin is
+	// empty.
+	g := newFS(t, 1<<20, nil, "out")
+	d := &stdStream{fs: g, name: "stdout"}
+	if n, err := d.Write([]byte("lost")); n != 4 || err != nil {
+		t.Errorf("discarded write = %d, %v", n, err)
+	}
+	if n, err := (&stdStream{fs: g, name: "stdin"}).Read(make([]byte, 4)); n != 0 || err != io.EOF {
+		t.Errorf("stdin without an item = %d, %v", n, err)
+	}
+	if got := items(g, "out"); len(got) != 0 {
+		t.Errorf("items %q", got)
 	}
 }
 
-func TestSplitWords(t *testing.T) {
-	cases := []struct {
-		in   string
-		want []string
-	}{
-		{"", nil},
-		{"  a  b\tc\n", []string{"a", "b", "c"}},
-		{`'single quoted' "double quoted"`, []string{"single quoted", "double quoted"}},
-		{`a"b c"d`, []string{"ab cd"}},
-		{`back\ slash \"q\" \\`, []string{"back slash", `"q"`, `\`}},
-		{`"in \"dq\" \\ \x"`, []string{`in "dq" \ x`}},
-		{`'no \escape'`, []string{`no \escape`}},
-		{`"" ''`, []string{"", ""}},
-		{`"unterminated rest`, []string{"unterminated rest"}},
-		{`trailing\`, []string{`trailing\`}},
-		{"nul\x00cut next", []string{"nul", "next"}},
+func TestArgvEnviron(t *testing.T) {
+	if got := argv([]byte("prog 'a b' c\x00d")); !slices.Equal(got, []string{"prog", "a b", "c"}) {
+		t.Errorf("argv = %q", got)
 	}
-	for _, c := range cases {
-		if got := SplitWords(c.in); !slices.Equal(got, c.want) {
-			t.Errorf("SplitWords(%q) = %q, want %q", c.in, got, c.want)
-		}
-	}
-	if got := splitEnv([]string{"A=1", "B=", "C", "=x", "D=e=f"}); !slices.Equal(got, []string{"A", "1", "B", "", "D", "e=f"}) {
-		t.Errorf("splitEnv = %q", got)
+	if got := environ([]byte(`A=1 B= C =x D=e=f A=2 "E=with space"`)); !slices.Equal(got, []string{"A", "1", "B", "", "D", "e=f", "E", "with space"}) {
+		t.Errorf("environ = %q", got)
 	}
 }

@@ -67,11 +67,13 @@ func build(t testing.TB, tool string, out string, args ...string) []byte {
 	return b
 }
 
-// cModule compiles testdata/<name>.c for wasm32-wasi; extra flags such as
-// -g go last.
+// cModule compiles testdata/<name>.c for wasm32-wasi with hlibc's tessera.h
+// for wasm32 (keys, as the guests build them); extra flags such as -g go
+// last.
 func cModule(t testing.TB, name string, flags ...string) []byte {
 	t.Helper()
-	args := append([]string{"--target=wasm32-wasi", "-O2", "-Itestdata", filepath.Join("testdata", name+".c")}, flags...)
+	args := append([]string{"--target=wasm32-wasi", "-O2", "-I../hlibc/include",
+		filepath.Join("testdata", name+".c"), "../hlibc/src/tessera_wasm.c"}, flags...)
 	return build(t, "clang", name+".wasm", args...)
 }
 

@@ -2,28 +2,39 @@ package wasmiso
 
 import (
 	"context"
+	"math"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 )
 
-// keysModule is the import module of the item-key functions
-// (docs/ABI.md §6, tessera.h).
+// keysModule is the import module of the item-key functions (docs/ABI.md
+// §6, hlibc/src/tessera_wasm.c).
 const keysModule = "tessera"
 
-// maxKeyPath bounds the path a guest may pass to getkey/setkey: a set name,
-// a slash and an identifier.
-const maxKeyPath = 2*4096 + 1
+// WASI errno numbers the key functions return.
+const (
+	wasiEFAULT       = 21
+	wasiEINVAL       = 28
+	wasiEISDIR       = 31
+	wasiENAMETOOLONG = 37
+	wasiENOENT       = 44
+	wasiENOTDIR      = 54
+	wasiEOVERFLOW    = 61
+	wasiEROFS        = 69
+)
 
 // instantiateKeys defines the "tessera" host module once per runtime:
 //
-//	getkey(path_ptr i32, path_len i32) -> i64   key of the file at path, or -1
-//	setkey(path_ptr i32, path_len i32, key i64) -> i32   0, or -1 if path is
-//	                                                     not an output file
+//	getkey(path_ptr i32, path_len i32) -> i64
+//	    the key of the regular file at path, or the negated WASI errno
+//	setkey(path_ptr i32, path_len i32, key i64) -> i32
+//	    0, or a WASI errno
 //
-// The path is resolved like an open() by the guest: absolute, or relative
-// to "/" (the only working directory under WASI). The functions find the
-// call's file system through the context of the call.
+// path is absolute and canonical (the guest resolved it); it names files
+// as the folders of the file system do. The functions find the call's
+// file system through the context of the call.
 func instantiateKeys(ctx context.Context, rt wazero.Runtime) error {
 	i32, i64 := api.ValueTypeI32, api.ValueTypeI64
 	_, err := rt.NewHostModuleBuilder(keysModule).
@@ -39,46 +50,66 @@ func instantiateKeys(ctx context.Context, rt wazero.Runtime) error {
 	return err
 }
 
-// keyTarget returns the file a getkey/setkey call names, or nil. Pointer and
-// length come from the guest: Memory.Read checks them against the memory's
-// bounds. An i32 parameter occupies only the low half of its stack slot
-// (the upper bits are whatever the compiled code left there), hence
-// DecodeU32.
-func keyTarget(ctx context.Context, mod api.Module, ptrSlot, lenSlot uint64) *node {
+// keyTarget returns the file a getkey/setkey call names, or a WASI errno.
+// Pointer and length come from the guest: Memory.Read checks them against
+// the memory's bounds. An i32 parameter occupies only the low half of its
+// stack slot (the upper bits are whatever the compiled code left there),
+// hence DecodeU32.
+func keyTarget(ctx context.Context, mod api.Module, ptrSlot, lenSlot uint64) (*node, uint16) {
 	ptr, n := api.DecodeU32(ptrSlot), api.DecodeU32(lenSlot)
-	st, _ := ctx.Value(callKey{}).(*call)
-	if st == nil || n > maxKeyPath {
-		return nil
-	}
+	c, _ := ctx.Value(callKey{}).(*call)
 	mem := mod.Memory()
-	if mem == nil {
-		return nil
+	switch {
+	case c == nil || mem == nil:
+		return nil, wasiEFAULT
+	case n == 0:
+		return nil, wasiEINVAL
+	case n > pathMax:
+		return nil, wasiENAMETOOLONG
 	}
 	b, ok := mem.Read(ptr, n)
 	if !ok {
-		return nil
+		return nil, wasiEFAULT
 	}
-	nd, errno := st.fs.lookup(string(b))
-	if errno != 0 || nd.dir {
-		return nil
+	nd, errno := c.fs.existing(string(b)) // leading slashes are the root
+	switch {
+	case errno == experimentalsys.ENOENT:
+		return nil, wasiENOENT
+	case errno == experimentalsys.ENOTDIR:
+		return nil, wasiENOTDIR
+	case errno == experimentalsys.ENAMETOOLONG:
+		return nil, wasiENAMETOOLONG
+	case errno != 0:
+		return nil, wasiEINVAL
+	case nd.dir:
+		return nil, wasiEISDIR
 	}
-	return nd
+	return nd, 0
 }
 
 func getKey(ctx context.Context, mod api.Module, stack []uint64) {
-	if nd := keyTarget(ctx, mod, stack[0], stack[1]); nd != nil {
-		stack[0] = nd.key
+	nd, errno := keyTarget(ctx, mod, stack[0], stack[1])
+	switch {
+	case errno != 0:
+	case nd.ino.key > math.MaxInt64: // would read as an error
+		errno = wasiEOVERFLOW
+	default:
+		stack[0] = nd.ino.key
 		return
 	}
-	stack[0] = ^uint64(0) // -1
+	stack[0] = api.EncodeI64(-int64(errno))
 }
 
 func setKey(ctx context.Context, mod api.Module, stack []uint64) {
-	nd := keyTarget(ctx, mod, stack[0], stack[1])
-	if nd == nil || !nd.writable {
-		stack[0] = api.EncodeI32(-1)
-		return
+	nd, errno := keyTarget(ctx, mod, stack[0], stack[1])
+	switch {
+	case errno != 0:
+	case nd.ino.ro:
+		errno = wasiEROFS
+	case stack[2] > math.MaxUint32: // a wasm32 size_t
+		errno = wasiEINVAL
+	default:
+		nd.ino.key = stack[2]
 	}
-	nd.key = stack[2]
-	stack[0] = 0
+	stack[0] = api.EncodeU32(uint32(errno))
 }

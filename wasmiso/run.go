@@ -1,7 +1,6 @@
 package wasmiso
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -44,8 +43,9 @@ type callKey struct{}
 
 // call is the state of one Run.
 type call struct {
-	fs   memFS
-	rand guestRand
+	fs                    memFS
+	stdin, stdout, stderr stdStream
+	rand                  guestRand
 
 	mem linearMemory
 
@@ -85,16 +85,6 @@ func (r *Runtime) Run(ctx context.Context, m *Module, in Call) (*loader.Outputs,
 	if m.MinMemory() > c.mem.limit {
 		return nil, fmt.Errorf("wasmiso: %w: the module needs %d bytes of memory at start, its limit is %d",
 			loader.ErrMemoryLimit, m.MinMemory(), c.mem.limit)
-	}
-	for _, name := range in.Outputs {
-		if err := checkSetName(name); err != nil {
-			return nil, err
-		}
-	}
-	for _, s := range in.Inputs {
-		if err := checkSetName(s.Ident); err != nil {
-			return nil, err
-		}
 	}
 	budget := in.MemoryLimit
 	if budget == 0 {
@@ -157,7 +147,7 @@ func run(ctx context.Context, inst api.Module, name string) error {
 // environment, standard streams and file system. Each With copies the
 // configuration, so only what the call has is added.
 func (c *call) configure(cfg wazero.ModuleConfig, inputs []loader.Set) wazero.ModuleConfig {
-	var argv, environ []byte
+	var argvItem, envItem []byte
 	var haveArgv, haveEnv bool
 	for _, s := range inputs {
 		if s.Ident != stdioSet {
@@ -166,28 +156,26 @@ func (c *call) configure(cfg wazero.ModuleConfig, inputs []loader.Set) wazero.Mo
 		for _, it := range s.Items {
 			switch {
 			case it.Ident == "argv" && !haveArgv:
-				argv, haveArgv = it.Data, true
+				argvItem, haveArgv = it.Data, true
 			case it.Ident == "environ" && !haveEnv:
-				environ, haveEnv = it.Data, true
+				envItem, haveEnv = it.Data, true
 			}
 		}
 	}
 	if haveArgv {
-		cfg = cfg.WithArgs(SplitWords(string(argv))...)
+		cfg = cfg.WithArgs(argv(argvItem)...)
 	}
 	if haveEnv {
-		kv := splitEnv(SplitWords(string(environ)))
+		kv := environ(envItem)
 		for i := 0; i < len(kv); i += 2 {
 			cfg = cfg.WithEnv(kv[i], kv[i+1])
 		}
 	}
-	if c.fs.hasIn {
-		cfg = cfg.WithStdin(bytes.NewReader(c.fs.stdin))
-	}
-	if c.fs.stdout != nil {
-		cfg = cfg.WithStdout(stdWriter{&c.fs, c.fs.stdout}).WithStderr(stdWriter{&c.fs, c.fs.stderr})
-	}
-	return cfg.WithFSConfig(wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(&c.fs, "/"))
+	c.stdin = stdStream{fs: &c.fs, name: "stdin"}
+	c.stdout = stdStream{fs: &c.fs, name: "stdout"}
+	c.stderr = stdStream{fs: &c.fs, name: "stderr"}
+	return cfg.WithStdin(&c.stdin).WithStdout(&c.stdout).WithStderr(&c.stderr).
+		WithFSConfig(wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(&c.fs, "/"))
 }
 
 // finish turns the outcome of _start into outputs and an error.
@@ -216,11 +204,7 @@ func (r *Runtime) finish(ctx context.Context, m *Module, c *call, outputs []stri
 		}
 		return nil, te
 	}
-	sets, cerr := c.fs.collect(outputs)
-	if cerr != nil {
-		return nil, cerr
-	}
-	out := loader.NewOutputs(sets)
+	out := loader.NewOutputs(c.fs.collect(outputs))
 	if status != 0 {
 		var ee error = &loader.ExitError{Status: status}
 		if c.limited() {

@@ -13,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
 
 	"tessera/loader"
 	"tessera/wasmiso/internal/instrument"
@@ -36,8 +37,8 @@ const (
 type Config struct {
 	// CacheDir keeps compiled machine code on disk, so a restarted process
 	// compiles nothing it compiled before. Empty means
-	// os.UserCacheDir()/tessera/wazero, or no disk cache when there is no
-	// user cache directory.
+	// os.UserCacheDir()/tessera/wazero, or no disk cache when that cannot
+	// be used.
 	CacheDir string
 	// NoDiskCache disables the disk cache; modules are still compiled once
 	// per Runtime.
@@ -57,8 +58,8 @@ type Runtime struct {
 	cache wazero.CompilationCache
 	// base is the ModuleConfig every call starts from: anonymous instances
 	// (so any number may exist at once), no start functions (Run calls
-	// _start itself, once the interrupt is armed), wazero's deterministic
-	// fake clocks and random source, nothing of the host mounted.
+	// _start itself, once the interrupt is armed), the wall clock at 0,
+	// nothing of the host mounted.
 	base wazero.ModuleConfig
 	// hostFuncs are the functions a guest may import, by module and name.
 	hostFuncs map[[2]string]api.FunctionDefinition
@@ -87,23 +88,17 @@ func New(cfg Config) (*Runtime, error) {
 	rc = rc.WithCloseOnContextDone(cfg.Interrupt == InterruptCloseOnDone)
 	r := &Runtime{cfg: cfg, modules: map[[32]byte]*compileEntry{}, inflight: map[*call]struct{}{}}
 	if !cfg.NoDiskCache {
-		dir := cfg.CacheDir
-		if dir == "" {
-			if base, err := os.UserCacheDir(); err == nil {
-				dir = filepath.Join(base, "tessera", "wazero")
-			}
+		c, err := openCache(cfg.CacheDir)
+		if err != nil {
+			return nil, err
 		}
-		if dir != "" {
-			c, err := wazero.NewCompilationCacheWithDir(dir)
-			if err != nil {
-				return nil, fmt.Errorf("wasmiso: opening compilation cache %s: %w", dir, err)
-			}
+		if c != nil {
 			r.cache = c
 			rc = rc.WithCompilationCache(c)
 		}
 	}
 	r.rt = wazero.NewRuntimeWithConfig(ctx, rc)
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r.rt); err != nil {
+	if err := instantiateWASI(ctx, r.rt); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("wasmiso: instantiating WASI: %w", err)
 	}
@@ -117,8 +112,36 @@ func New(cfg Config) (*Runtime, error) {
 			r.hostFuncs[[2]string{mod, name}] = def
 		}
 	}
-	r.base = wazero.NewModuleConfig().WithName("").WithStartFunctions()
+	// No time passes inside a compute function (ABI §6): the wall clock
+	// reads 0, the epoch, and sleeping returns at once (wazero's default).
+	// The monotonic clock is wazero's deterministic fake, which starts at
+	// 0 and advances 1 ms per reading: Go's runtime, for one, refuses a
+	// monotonic clock that never moves.
+	r.base = wazero.NewModuleConfig().WithName("").WithStartFunctions().
+		WithWalltime(func() (int64, int32) { return 0, 0 }, sys.ClockResolution(1))
 	return r, nil
+}
+
+// openCache opens the disk cache in dir, or in the default directory if
+// dir is empty. A default directory that cannot be used (no home, a
+// read-only one) only means no disk cache; a configured one is an error.
+func openCache(dir string) (wazero.CompilationCache, error) {
+	if dir != "" {
+		c, err := wazero.NewCompilationCacheWithDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("wasmiso: opening compilation cache %s: %w", dir, err)
+		}
+		return c, nil
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return nil, nil
+	}
+	c, err := wazero.NewCompilationCacheWithDir(filepath.Join(base, "tessera", "wazero"))
+	if err != nil {
+		return nil, nil
+	}
+	return c, nil
 }
 
 // Close stops every call in flight (they fail with ErrClosed and
@@ -245,14 +268,6 @@ func (r *Runtime) checkImports(cm wazero.CompiledModule) error {
 	}
 	if n := len(cm.ImportedMemories()); n > 0 {
 		return fmt.Errorf("wasmiso: %w: the module imports a memory", ErrImport)
-	}
-	return nil
-}
-
-// checkSetName rejects set names that cannot be a folder of the root.
-func checkSetName(name string) error {
-	if name == "" || name == "." || name == ".." || slices.Contains([]byte(name), '/') || slices.Contains([]byte(name), 0) {
-		return fmt.Errorf("wasmiso: set name %q cannot be a folder name", name)
 	}
 	return nil
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -46,7 +48,9 @@ var outputCases = []testCase{
 			if got := item(t, outs, "stdio", "stderr"); got != "echo: 5 args\n" {
 				t.Errorf("stderr = %q", got)
 			}
-			if got := idents(outs, "stdio"); !slices.Equal(got, []string{"stdout", "stderr"}) {
+			// Both were written, so both exist; their order is that of
+			// the first writes.
+			if got := idents(outs, "stdio"); len(got) != 2 {
 				t.Errorf("stdio items = %q", got)
 			}
 		},
@@ -73,25 +77,27 @@ var outputCases = []testCase{
 			"dir/sub/c.txt", "charlie",
 			"dir", "a file where a folder is: not shown",
 			"../escape", "not shown",
-			"x//y", "not shown",
+			"x//y", "x/y data",
+			"./dot", "dotted",
 			"a.txt", "a duplicate: not shown")},
 		check: func(t *testing.T, outs *loader.Outputs, err error) {
 			noError(t, err)
 			want := strings.Join([]string{
-				"a.txt 5 5", "dir/b.txt 6 6", "dir/sub/c.txt 7 7",
-				"open /in/a.txt: EROFS", "open /in/new.txt: EROFS", "open /toplevel: EROFS",
+				"a.txt 5 5", "dir/b.txt 6 6", "dir/sub/c.txt 7 7", "x/y 8 8", "dot 6 6",
+				"open /in/a.txt: EROFS", "open /in/new.txt: EROFS", "open /toplevel: ok",
 				"open /in/missing: ENOENT", "open /out/a.txt: EEXIST",
-				"unlink input: EROFS", "rmdir set: EROFS", "rmdir nonempty: ENOTEMPTY",
+				"unlink input: EROFS", "rmdir set: EBUSY", "rmdir nonempty: ENOTEMPTY",
+				"rename folder: EXDEV", "scratch: ok",
 				"rename: ok", "unlink: ok", "late size 3", ""}, "\n")
 			if got := item(t, outs, "stdio", "stdout"); got != want {
 				t.Errorf("stdout:\n%s\nwant:\n%s", got, want)
 			}
-			wantOut := []string{"a.txt", "dir/b.txt", "dir/sub/c.txt", "renamed", "late"}
+			wantOut := []string{"a.txt", "dir/b.txt", "dir/sub/c.txt", "x/y", "dot", "renamed", "late"}
 			if got := idents(outs, "out"); !slices.Equal(got, wantOut) {
 				t.Fatalf("out items = %q, want %q (creation order)", got, wantOut)
 			}
 			for id, data := range map[string]string{"a.txt": "ahpla", "dir/b.txt": "!ovarb", "dir/sub/c.txt": "eilrahc",
-				"renamed": "renamed contents", "late": "xyz"} {
+				"x/y": "atad y/x", "dot": "dettod", "renamed": "renamed contents", "late": "xyz"} {
 				if got := item(t, outs, "out", id); got != data {
 					t.Errorf("out/%s = %q, want %q", id, got, data)
 				}
@@ -107,9 +113,12 @@ var outputCases = []testCase{
 		check: func(t *testing.T, outs *loader.Outputs, err error) {
 			noError(t, err)
 			want := strings.Join([]string{
-				"getkey /in/a = 7", "getkey in/b = 42", "getkey /in/missing = -1", "getkey /in = -1", "getkey /in/./a = 7",
-				"setkey /out/a = 0", "setkey out/b = 0", "setkey /in/a = -1", "setkey /out/none = -1",
-				"getkey /out/a = 1007", "getkey wild = -1", ""}, "\n")
+				"getkey /in/a = 7", "getkey in/b = 42", "getkey /in/./sub/../a = 7",
+				"getkey /in/missing: No such file or directory", "getkey /in: Is a directory",
+				"setkey /out/a = 0", "setkey out/b = 0",
+				"setkey /in/a = -1 Read-only file system", "setkey /out/none = -1 No such file or directory",
+				"setkey /out/a/x = -1 Not a directory", "setkey /out/a = -1 Invalid argument",
+				"getkey /out/a = 1007", "raw wild = -21", "raw empty = -28", ""}, "\n")
 			if got := item(t, outs, "stdio", "stdout"); got != want {
 				t.Errorf("stdout:\n%s\nwant:\n%s", got, want)
 			}
@@ -175,6 +184,40 @@ var outputCases = []testCase{
 			noError(t, err)
 		},
 	},
+}
+
+// TestFSConvention runs hlibc's own file-system checks (guest/src/selftest.c,
+// ported as testdata/fsconv.c) against the Wasm backend's file system.
+func TestFSConvention(t *testing.T) {
+	b := newBackend(t, Config{})
+	testCase{
+		name:   "fsconv",
+		binary: c("fsconv"),
+		spec:   sandbox.Spec{InputSets: []string{"in"}, OutputSets: []string{"stdio", "out"}},
+		inputs: []loader.Set{{Ident: "in", Items: []loader.Item{
+			{Ident: "a", Key: 5, Data: []byte("alpha")}, {Ident: "dir/b", Data: []byte("beta")}}}},
+		check: func(t *testing.T, outs *loader.Outputs, err error) {
+			if outs != nil && outs.Set("stdio") != nil {
+				for _, it := range outs.Set("stdio").Items {
+					if it.Ident == "stderr" {
+						t.Errorf("stderr:\n%s", it.Data)
+					}
+				}
+			}
+			noError(t, err)
+			if got := item(t, outs, "stdio", "stdout"); !strings.HasSuffix(got, " checks, 0 failed\n") {
+				t.Errorf("stdout = %q", got)
+			}
+			s := outs.Set("out")
+			var got []string
+			for _, it := range s.Items {
+				got = append(got, fmt.Sprintf("%s=%q#%d", it.Ident, it.Data, it.Key))
+			}
+			if want := []string{`sub/f="F"#9`, `y="hello world!"#0`, `keep=""#0`}; !slices.Equal(got, want) {
+				t.Errorf("out = %q, want %q", got, want)
+			}
+		},
+	}.run(t, b)
 }
 
 // matmulSum is testdata/matmul.c's checksum, computed in Go.
@@ -416,7 +459,7 @@ func TestGoWasip1(t *testing.T) {
 		check: func(t *testing.T, outs *loader.Outputs, err error) {
 			var ee *loader.ExitError
 			if !errors.As(err, &ee) || ee.Status != 4 {
-				t.Fatalf("err = %v, want exit status 4", err)
+				t.Fatalf("err = %v, want exit status 4 (%s)", err, describe(outs))
 			}
 			if got, want := item(t, outs, "stdio", "stdout"), "sub/y.txt 5\nx.txt 5\n"; got != want {
 				t.Errorf("stdout = %q, want %q", got, want)
@@ -565,19 +608,11 @@ func TestCompileOnce(t *testing.T) {
 	}
 }
 
-func TestSetNames(t *testing.T) {
+// TestUndeclaredInput: an input set the function does not declare is an
+// error, as on every backend.
+func TestUndeclaredInput(t *testing.T) {
 	b := newBackend(t, Config{})
-	bin := cModule(t, "noop")
-	for _, spec := range []sandbox.Spec{
-		{InputSets: []string{"a/b"}}, {OutputSets: []string{".."}}, {OutputSets: []string{""}},
-		{InputSets: []string{"x", "x"}},
-	} {
-		spec.Binary = bin
-		if _, err := b.Load(spec); err == nil {
-			t.Errorf("Load accepted sets %q %q", spec.InputSets, spec.OutputSets)
-		}
-	}
-	fn, err := b.Load(sandbox.Spec{Binary: bin, InputSets: []string{"in"}})
+	fn, err := b.Load(sandbox.Spec{Binary: cModule(t, "noop"), InputSets: []string{"in"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -684,4 +719,52 @@ func memUse(t *testing.T) (heap, rss uint64) {
 		}
 	}
 	return ms.HeapAlloc, rss
+}
+
+// TestCacheDir: compiled code lands in the configured directory and a new
+// runtime uses it; an unusable default directory means no disk cache, an
+// unusable configured one is an error.
+func TestCacheDir(t *testing.T) {
+	dir := t.TempDir()
+	bin := cModule(t, "noop")
+	for i := 0; i < 2; i++ {
+		r, err := New(Config{CacheDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := r.Compile(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Run(context.Background(), m, Call{}); err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		n := 0
+		filepath.WalkDir(dir, func(_ string, d fs.DirEntry, _ error) error {
+			if d != nil && !d.IsDir() {
+				n++
+			}
+			return nil
+		})
+		if n == 0 {
+			t.Fatalf("round %d: nothing cached in %s", i, dir)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Config{CacheDir: filepath.Join(file, "sub")}); err == nil {
+		t.Error("a configured cache directory that cannot exist was accepted")
+	}
+	t.Setenv("XDG_CACHE_HOME", filepath.Join(file, "sub"))
+	r, err := New(Config{})
+	if err != nil {
+		t.Fatalf("an unusable default cache directory: %v", err)
+	}
+	if r.cache != nil {
+		t.Error("a disk cache in an unusable default directory")
+	}
+	r.Close()
 }

@@ -18,6 +18,8 @@ static const char *err(int e) {
 	case ENOTDIR: return "ENOTDIR";
 	case EISDIR: return "EISDIR";
 	case ENOTEMPTY: return "ENOTEMPTY";
+	case EBUSY: return "EBUSY";
+	case EXDEV: return "EXDEV";
 	default: return strerror(e);
 	}
 }
@@ -79,6 +81,8 @@ int main(void) {
 	printf("unlink input: %s\n", unlink("/in/a.txt") ? err(errno) : "ok");
 	printf("rmdir set: %s\n", rmdir("/out") ? err(errno) : "ok");
 	printf("rmdir nonempty: %s\n", rmdir("/out/dir") ? err(errno) : "ok");
+	printf("rename folder: %s\n", rename("/out/dir", "/out/moved") ? err(errno) : "ok");
+	printf("scratch: %s\n", rename("/toplevel", "/tmp/moved") ? err(errno) : "ok");
 
 	FILE *f = fopen("/out/tmp", "w");
 	fputs("renamed contents", f);

@@ -1,0 +1,187 @@
+/*
+ * fsconv: the file-system checks of hlibc's selftest (guest/src/selftest.c,
+ * inputs() and files()) for wasm32-wasi, so the Wasm backend is held to the
+ * same convention as hlibc (docs/ABI.md §6). Changes from selftest are
+ * marked WASI: wasi-libc has no dup, dup2 or creat, and its access()
+ * cannot see a file's permissions.
+ *
+ * Inputs: set "in" with items "a" = "alpha" (key 5) and "dir/b" = "beta".
+ * Outputs: set "out" gets, in this order, "sub/f" = "F" (key 9), "y" =
+ * "hello world!" and "keep" = ""; stdout ends with "fsconv: N checks, 0
+ * failed\n". A failed check is reported on stderr and makes the exit
+ * status 1.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <tessera.h>
+#include <unistd.h>
+
+static int checks, failed;
+
+#define CHECK(cond)                                                                 \
+	do {                                                                        \
+		checks++;                                                           \
+		if (!(cond)) {                                                      \
+			failed++;                                                   \
+			fprintf(stderr, "selftest:%d: failed: %s (errno %d: %s)\n", \
+				__LINE__, #cond, errno, strerror(errno));           \
+		}                                                                   \
+	} while (0)
+
+/* FAILS checks that expr returns -1 with errno e. */
+#define FAILS(expr, e)                               \
+	do {                                         \
+		errno = 0;                           \
+		long r_ = (long)(expr);              \
+		CHECK(r_ == -1 && errno == (e));     \
+	} while (0)
+
+static void inputs(void)
+{
+	struct stat st;
+	CHECK(stat("/in/a", &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 5);
+	CHECK((st.st_mode & 0222) == 0);
+	CHECK(stat("/in/dir", &st) == 0 && S_ISDIR(st.st_mode));
+	CHECK(stat("/in//dir/./b", &st) == 0 && st.st_size == 4);
+	CHECK(tessera_getkey("/in/a") == 5);
+	CHECK(tessera_getkey("in/dir/../a") == 5);
+	errno = 0;
+	CHECK(tessera_getkey("/in/missing") == TESSERA_NOKEY && errno == ENOENT);
+	errno = 0;
+	CHECK(tessera_getkey("/in/dir") == TESSERA_NOKEY && errno == EISDIR);
+	FAILS(tessera_setkey("/in/a", 1), EROFS);
+	FAILS(open("/in/a", O_WRONLY), EROFS);
+	FAILS(open("/in/a", O_RDWR | O_APPEND), EROFS);
+	FAILS(open("/in/new", O_WRONLY | O_CREAT, 0644), EROFS);
+	FAILS(unlink("/in/a"), EROFS);
+	FAILS(rename("/in/a", "/out/stolen"), EROFS);
+	FAILS(mkdir("/in/d2", 0755), EROFS);
+	FAILS(rmdir("/in/dir"), EROFS);
+	FAILS(open("/in/a/x", O_RDONLY), ENOTDIR);
+	FAILS(open("/in/missing", O_RDONLY), ENOENT);
+	FAILS(open("/nope/x", O_RDONLY | O_CREAT, 0644), ENOENT);
+	/* WASI: wasi-libc's access() consults only the rights of the preopened
+	 * directory, which wazero grants in full, so W_OK succeeds on an input
+	 * file (writing it still fails with EROFS, as checked above). */
+	CHECK(access("/in/a", R_OK) == 0);
+
+	int fd = open("/in/a", O_RDONLY);
+	char buf[16] = {0};
+	CHECK(fd >= 3 && read(fd, buf, sizeof buf) == 5 && memcmp(buf, "alpha", 5) == 0);
+	CHECK(read(fd, buf, sizeof buf) == 0);
+	CHECK(lseek(fd, 1, SEEK_SET) == 1 && read(fd, buf, 2) == 2 && memcmp(buf, "lp", 2) == 0);
+	FAILS(write(fd, "x", 1), EBADF);
+	CHECK(close(fd) == 0);
+	FAILS(close(fd), EBADF);
+
+	/* readdir: ".", "..", then entries in the host's order */
+	DIR *d = opendir("/in");
+	CHECK(d != NULL);
+	const char *want[] = {".", "..", "a", "dir"};
+	int i = 0, ok = d != NULL;
+	struct dirent *e;
+	while (d && (e = readdir(d)) != NULL) {
+		ok &= i < 4 && strcmp(e->d_name, want[i]) == 0;
+		ok &= i < 2 || e->d_type == (i == 2 ? DT_REG : DT_DIR);
+		i++;
+	}
+	CHECK(ok && i == 4);
+	if (d)
+		closedir(d);
+}
+
+/* pread_like checks, through a second descriptor, that the hole written
+ * past the end of /out/x reads as zeros. */
+static int pread_like(void)
+{
+	int r = open("/out/x", O_RDONLY);
+	char buf[21];
+	if (r < 0 || read(r, buf, 21) != 21)
+		return -1;
+	close(r);
+	for (int i = 12; i < 20; i++)
+		if (buf[i] != 0)
+			return -1;
+	return buf[20] == 'z' ? 0 : -1;
+}
+
+static void files(void)
+{
+	int fd = open("/out/x", O_RDWR | O_CREAT | O_EXCL, 0644);
+	CHECK(fd >= 0);
+	FAILS(open("/out/x", O_RDWR | O_CREAT | O_EXCL, 0644), EEXIST);
+	CHECK(write(fd, "hello", 5) == 5);
+	CHECK(lseek(fd, 0, SEEK_CUR) == 5);
+	/* WASI: no dup or dup2; write through the same descriptor. */
+	CHECK(write(fd, " world", 6) == 6 && lseek(fd, 0, SEEK_CUR) == 11);
+	CHECK(write(fd, "!", 1) == 1);
+	char buf[32] = {0};
+	CHECK(lseek(fd, 0, SEEK_SET) == 0 && read(fd, buf, sizeof buf) == 12);
+	CHECK(strcmp(buf, "hello world!") == 0);
+	/* holes read as zeros, truncation shrinks */
+	CHECK(lseek(fd, 20, SEEK_SET) == 20 && write(fd, "z", 1) == 1);
+	struct stat st;
+	CHECK(fstat(fd, &st) == 0 && st.st_size == 21 && S_ISREG(st.st_mode));
+	CHECK(pread_like() == 0);
+	CHECK(ftruncate(fd, 12) == 0 && fstat(fd, &st) == 0 && st.st_size == 12);
+	FAILS(lseek(fd, -1, SEEK_SET), EINVAL);
+	CHECK(close(fd) == 0);
+
+	CHECK(rename("/out/x", "/out/y") == 0);
+	FAILS(stat("/out/x", &st), ENOENT);
+	CHECK(link("/out/y", "/tmp/z") == 0 && stat("/tmp/z", &st) == 0 && st.st_nlink == 2);
+	CHECK(unlink("/tmp/z") == 0);
+
+	CHECK(mkdir("/out/sub", 0755) == 0);
+	FAILS(mkdir("/out/sub", 0755), EEXIST);
+	FILE *f = fopen("/out/sub/f", "w");
+	CHECK(f && fputs("F", f) >= 0 && fclose(f) == 0);
+	CHECK(tessera_setkey("/out/sub/f", 9) == 0 && tessera_getkey("/out/sub/f") == 9);
+	FAILS(rmdir("/out/sub"), ENOTEMPTY);
+	FAILS(unlink("/out/sub"), EISDIR);
+
+	/* a file created and removed leaves no output item */
+	f = fopen("/out/gone", "w");
+	CHECK(f && fclose(f) == 0 && unlink("/out/gone") == 0);
+	/* rename replaces the target: "y" moves after "sub/f" */
+	f = fopen("/out/y2", "w");
+	CHECK(f && fputs("hello world!", f) >= 0 && fclose(f) == 0);
+	CHECK(rename("/out/y2", "/out/y") == 0);
+	CHECK((fd = open("/out/keep", O_WRONLY | O_CREAT | O_TRUNC, 0644)) >= 0 && close(fd) == 0); /* WASI: no creat */
+
+	/* relative paths and the current directory */
+	char cwd[64];
+	CHECK(chdir("/out/sub") == 0 && getcwd(cwd, sizeof cwd) && strcmp(cwd, "/out/sub") == 0);
+	CHECK(stat("f", &st) == 0 && stat("../y", &st) == 0 && st.st_size == 12);
+	CHECK(chdir("..") == 0 && chdir("/") == 0);
+	FAILS(chdir("/in/a"), ENOTDIR);
+
+	char longname[300];
+	memset(longname, 'n', sizeof longname - 1);
+	longname[0] = '/';
+	longname[sizeof longname - 1] = 0;
+	FAILS(open(longname, O_WRONLY | O_CREAT, 0644), ENAMETOOLONG);
+
+	/* /dev/null and /tmp */
+	CHECK((fd = open("/dev/null", O_RDWR)) >= 0 && write(fd, "x", 1) == 1 && read(fd, buf, 1) == 0);
+	close(fd);
+	f = fopen("/tmp/scratch", "w+");
+	CHECK(f && fprintf(f, "%d", 12345) == 5 && fseek(f, 0, SEEK_SET) == 0);
+	int v = 0;
+	CHECK(f && fscanf(f, "%d", &v) == 1 && v == 12345);
+	if (f)
+		fclose(f);
+}
+
+int main(void)
+{
+	inputs();
+	files();
+	printf("fsconv: %d checks, %d failed\n", checks, failed);
+	return failed != 0;
+}
