@@ -2,6 +2,7 @@ package wasmiso
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -200,7 +201,7 @@ func BenchmarkCompute(b *testing.B) {
 		// The instrumented module on plain wazero: the instrumentation's
 		// own cost, without wasmiso's per-call differences.
 		b.Run(g.name+"/wazero-instrumented", func(b *testing.B) {
-			im, err := instrument.Instrument(bin(b))
+			im, err := instrument.Instrument(bin(b), instrument.Options{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -256,4 +257,38 @@ func benchCalls(b *testing.B, call func(context.Context)) {
 	}
 	b.StopTimer()
 	l.report(b, "")
+}
+
+// BenchmarkStopLatency measures how long after its deadline an endless
+// loop (testdata/loop.c) or loop-free recursion returns ErrTimeout: the
+// time the guest takes to reach its next budget check, plus the timer.
+func BenchmarkStopLatency(b *testing.B) {
+	for _, g := range []struct {
+		name string
+		bin  func(testing.TB) []byte
+	}{
+		{"loop", func(t testing.TB) []byte { return cModule(t, "loop") }},
+		{"recursion", foreverCases[1].binary},
+	} {
+		b.Run(g.name, func(b *testing.B) {
+			r := newRuntime(b, Config{})
+			m, err := r.Compile(g.bin(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			const after = time.Millisecond
+			var l latencies
+			for i := 0; i < b.N; i++ {
+				ctx, cancel := context.WithTimeout(context.Background(), after)
+				t0 := time.Now()
+				_, err := r.Run(ctx, m, Call{})
+				l = append(l, time.Since(t0)-after)
+				cancel()
+				if !errors.Is(err, loader.ErrTimeout) {
+					b.Fatalf("err = %v", err)
+				}
+			}
+			l.report(b, "late-")
+		})
+	}
 }

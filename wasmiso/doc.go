@@ -33,7 +33,8 @@
 // Run returns the output sets, or a typed error: a nonzero exit status
 // (proc_exit) is a *loader.ExitError together with the outputs; a trap is a
 // *TrapError (loader.ErrFault and ErrOutOfBounds, ErrStackOverflow, ...)
-// naming the function and, for modules with DWARF, the code offset; a call
+// naming the function and, with Config.KeepDWARF and a module with DWARF,
+// the code offset; a call
 // past its deadline is loader.ErrTimeout, a canceled one
 // loader.ErrCanceled. A call that failed after the memory limit refused it
 // memory is a *MemoryLimitError (loader.ErrMemoryLimit) around how it
@@ -48,8 +49,13 @@
 //
 // Deadlines need no help from wazero: Compile rewrites each module
 // (internal/instrument) so that loops and calls count down a budget and,
-// when it runs out, leave the machine code (where Go can preempt the
-// goroutine) and check a flag the host sets at the deadline. That costs a
-// few percent on tight loops, where wazero's WithCloseOnContextDone costs
-// 8-20x; docs/wasm-backend.md has the measurements.
+// when it runs out, call a host function that compares the clock with the
+// call's deadline and traps the call if it is past. Being Go code, that
+// call is also where the scheduler can preempt the goroutine, which
+// wazero's machine code never is. That costs a few percent on loops and
+// 10-30% on call-heavy code, where wazero's WithCloseOnContextDone costs
+// 2.5-20x; docs/wasm-backend.md has the measurements.
+//
+// Modules' DWARF sections are dropped unless Config.KeepDWARF is set:
+// wazero resolves DWARF on every trap, which then costs milliseconds.
 package wasmiso

@@ -50,8 +50,8 @@ type TrapError struct {
 	Function string // the innermost frame: a name from the name section, $index, or "" if unknown
 	// Offset is the trapping instruction's offset in the code section of
 	// the module as compiled (not as instrumented). wazero only knows it
-	// when the module carries DWARF (clang -g); HasOffset says whether it
-	// did.
+	// from DWARF, so only with Config.KeepDWARF and a module that has
+	// DWARF; HasOffset says whether it is known.
 	Offset    uint64
 	HasOffset bool
 	Stack     string // the whole stack trace, innermost frame first
@@ -96,10 +96,11 @@ func (e *MemoryLimitError) Error() string {
 func (e *MemoryLimitError) Unwrap() []error { return []error{loader.ErrMemoryLimit, e.Err} }
 
 // frameRE matches a frame line of wazero's stack trace: the module name
-// (empty for wasmiso's anonymous instances), a dot, the function name, then
-// its signature. The name may itself contain dots and parentheses (Go and
-// C++ symbols), so the signature is matched from the end.
-var frameRE = regexp.MustCompile(`^[^.]*\.(.+)\(([a-z0-9,]*)\)( [a-z0-9]+| \([a-z0-9,]*\))?$`)
+// (empty for wasmiso's anonymous instances, a host module's otherwise), a
+// dot, the function name, then its signature. The name may itself contain
+// dots and parentheses (Go and C++ symbols), so the signature is matched
+// from the end.
+var frameRE = regexp.MustCompile(`^([^.]*)\.(.+)\(([a-z0-9,]*)\)( [a-z0-9]+| \([a-z0-9,]*\))?$`)
 
 // sourceRE matches a source line that wazero adds below a frame when the
 // module has DWARF: the instruction's code offset, then file:line.
@@ -123,7 +124,10 @@ func newTrapError(err error, trap string, im *instrument.Module) *TrapError {
 		}
 		name := l
 		if m := frameRE.FindStringSubmatch(l); m != nil {
-			name = m[1]
+			if m[1] != "" {
+				continue // a host function: report the guest's frame
+			}
+			name = m[2]
 		}
 		if im != nil && name == im.TickName() {
 			continue // the instrumentation's own function: report its caller

@@ -120,9 +120,15 @@ func (n *node) detach(c *node) {
 // itemList is one output set's items in creation order.
 type itemList struct{ head, tail *node }
 
-// memFS is the file system of one call.
+// memFS is the file system of one call. It is built on first use, as
+// hlibc's is, so that a function that touches no file (the no-op cold
+// start) pays nothing for it.
 type memFS struct {
 	experimentalsys.UnimplementedFS
+	built   bool
+	inputs  []loader.Set
+	outputs []string
+
 	root  node
 	ids   uint64
 	sets  []itemList // per declared output set
@@ -149,12 +155,18 @@ func (f *memFS) newNode(name string, dir bool) *node {
 	return &node{name: name, dir: dir, id: f.ids, outroot: -1, item: -1}
 }
 
-// init builds the tree: input sets, output sets, then /tmp and /dev/null,
-// in that order (folders list their entries in creation order).
+// init prepares the file system of a call; build makes the tree.
 func (f *memFS) init(inputs []loader.Set, outputs []string, budget int64) {
+	f.inputs, f.outputs, f.budget = inputs, outputs, budget
+}
+
+// build makes the tree: input sets, output sets, then /tmp and /dev/null,
+// in that order (folders list their entries in creation order).
+func (f *memFS) build() {
+	f.built = true
+	inputs, outputs := f.inputs, f.outputs
 	f.root = node{dir: true, id: 1, outroot: -1, item: -1}
 	f.ids = 1
-	f.budget = budget
 	f.sets = make([]itemList, len(outputs))
 	for _, s := range inputs {
 		if d := f.mkpath(&f.root, s.Ident, true); d != nil && d != &f.root {
@@ -261,6 +273,9 @@ type lookup struct {
 // cleaned, possibly with a trailing slash. A missing last component is not
 // an error (node is nil).
 func (f *memFS) resolve(p string) (lookup, experimentalsys.Errno) {
+	if !f.built {
+		f.build() // every path operation comes through here
+	}
 	if len(p)+1 > pathMax {
 		return lookup{}, experimentalsys.ENAMETOOLONG
 	}
@@ -828,6 +843,9 @@ func (f *memFS) collect(outputs []string) []loader.Set {
 	sets := make([]loader.Set, len(outputs))
 	for i, name := range outputs {
 		sets[i].Ident = name
+		if !f.built {
+			continue // never used: no files
+		}
 		for n := f.sets[i].head; n != nil; n = n.inext {
 			d := n.ino.data
 			sets[i].Items = append(sets[i].Items, loader.Item{Ident: n.ident, Key: n.ino.key, Data: d[:len(d):len(d)]})

@@ -19,6 +19,7 @@ func newFS(t *testing.T, budget int64, inputs []loader.Set, outputs ...string) *
 	t.Helper()
 	f := &memFS{}
 	f.init(inputs, outputs, budget)
+	f.build()
 	return f
 }
 

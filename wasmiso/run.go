@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -33,8 +35,8 @@ type Call struct {
 	// and stderr; without one they are discarded.
 	Outputs []string
 	// MemoryLimit bounds the linear memory (rounded up to 64 KiB pages, at
-	// most 4 GiB) and, separately, the total size of the output files. 0
-	// means loader.DefaultContextSize.
+	// most 4 GiB) and, separately, the files the call writes (outputs and
+	// scratch). 0 means loader.DefaultContextSize.
 	MemoryLimit uint64
 }
 
@@ -49,26 +51,47 @@ type call struct {
 
 	mem linearMemory
 
-	// Interruption: set once, by the deadline or by Runtime.Close.
-	mu       sync.Mutex
-	stopped  atomic.Bool
-	cause    error // context.DeadlineExceeded, context.Canceled or ErrClosed
-	flag     api.MutableGlobal
-	finished bool
+	// Interruption: set once, by check at the deadline or by
+	// Runtime.Close.
+	mu      sync.Mutex
+	stopped atomic.Bool
+	cause   error // context.DeadlineExceeded, context.Canceled or ErrClosed
 }
 
-// interrupt stops the call: the instrumented code traps at its next loop
-// header or call.
+// interrupt marks the call stopped; the guest traps at its next check.
 func (c *call) interrupt(cause error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.finished || c.stopped.Load() {
+	if !c.stopped.Load() {
+		c.cause = cause
+		c.stopped.Store(true)
+	}
+}
+
+// errStopped is what check panics with to end a call; wazero turns the
+// panic into the error _start returns.
+var errStopped = errors.New("wasmiso: call stopped")
+
+// check is the host function instrumented modules call every
+// instrument.Budget units of work (instrument.CheckModule.CheckName). It
+// reads the clock against the deadline itself rather than waiting for a
+// timer: timers live on the P that armed them, which may be the one this
+// guest keeps busy. Being Go code, it is also where the scheduler can
+// preempt the guest's goroutine.
+func check(ctx context.Context, _ api.Module, _ []uint64) {
+	c, _ := ctx.Value(callKey{}).(*call)
+	if c == nil {
 		return
 	}
-	c.cause = cause
-	c.stopped.Store(true)
-	if c.flag != nil {
-		c.flag.Set(1)
+	if !c.stopped.Load() {
+		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+			c.interrupt(context.DeadlineExceeded)
+		} else if err := ctx.Err(); err != nil {
+			c.interrupt(err)
+		}
+	}
+	if c.stopped.Load() {
+		panic(errStopped)
 	}
 }
 
@@ -114,27 +137,12 @@ func (r *Runtime) Run(ctx context.Context, m *Module, in Call) (*loader.Outputs,
 	}
 	defer inst.Close(context.Background())
 
-	if m.im != nil {
-		c.mu.Lock()
-		c.flag, _ = inst.ExportedGlobal(instrument.InterruptExport).(api.MutableGlobal)
-		if c.stopped.Load() && c.flag != nil { // Close came first
-			c.flag.Set(1)
-		}
-		c.mu.Unlock()
-		if ctx.Done() != nil {
-			stop := context.AfterFunc(ctx, func() { c.interrupt(ctx.Err()) })
-			defer stop()
-		}
-	}
 	if m.start {
 		err = run(cctx, inst, instrument.StartExport)
 	}
 	if err == nil {
 		err = run(cctx, inst, "_start")
 	}
-	c.mu.Lock()
-	c.finished = true
-	c.mu.Unlock()
 	return r.finish(ctx, m, c, in.Outputs, err)
 }
 
@@ -233,7 +241,7 @@ func stopError(cause error, where string) error {
 // the error is not a trap. wazero wraps a trap with its stack trace, except
 // a stack overflow, which it returns bare.
 func trapOf(err error, m *Module) *TrapError {
-	if t := errors.Unwrap(err); t != nil {
+	if t := errors.Unwrap(err); t != nil && strings.HasPrefix(err.Error(), "wasm error: ") {
 		return newTrapError(err, t.Error(), m.im)
 	}
 	if trapKinds[err.Error()] != nil {

@@ -24,8 +24,9 @@ type Interrupt int
 
 const (
 	// InterruptInstrument (the default) rewrites each module at Compile so
-	// that loop headers and calling functions' entries test a global the
-	// host sets at the deadline: about 0-5% slower on tight loops.
+	// that loops and calls count down a budget and ask the host, whenever
+	// it runs out, whether to stop: 0-5% slower on loops, more on
+	// call-heavy code (docs/wasm-backend.md).
 	InterruptInstrument Interrupt = iota
 	// InterruptCloseOnDone uses wazero's WithCloseOnContextDone, which
 	// calls into the runtime at every loop header: 8-20x slower on tight
@@ -49,6 +50,12 @@ type Config struct {
 	Interpreter bool
 	// Interrupt selects how deadlines stop a call.
 	Interrupt Interrupt
+	// KeepDWARF keeps modules' DWARF sections, so that a *TrapError
+	// carries the code offset of the trap. wazero resolves DWARF on every
+	// trap, which then costs milliseconds (about 3 ms with wasi-libc's
+	// DWARF, against 10 us without), and a hostile module's DWARF is
+	// hostile too: leave it off for untrusted code.
+	KeepDWARF bool
 }
 
 // Runtime compiles modules and runs calls. It is safe for concurrent use.
@@ -105,6 +112,12 @@ func New(cfg Config) (*Runtime, error) {
 	if err := instantiateKeys(ctx, r.rt); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("wasmiso: instantiating %s: %w", keysModule, err)
+	}
+	if _, err := r.rt.NewHostModuleBuilder(instrument.CheckModule).NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(check), nil, nil).
+		Export(instrument.CheckName).Instantiate(ctx); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("wasmiso: instantiating %s: %w", instrument.CheckModule, err)
 	}
 	r.hostFuncs = map[[2]string]api.FunctionDefinition{}
 	for _, mod := range []string{wasi_snapshot_preview1.ModuleName, keysModule} {
@@ -218,7 +231,7 @@ func (r *Runtime) compile(h [32]byte, wasm []byte) (*Module, error) {
 	bin := wasm
 	// Instrumenting also validates the structure the rest relies on (the
 	// imports, the memory), so it runs in both interrupt modes.
-	im, err := instrument.Instrument(wasm)
+	im, err := instrument.Instrument(wasm, instrument.Options{KeepDWARF: r.cfg.KeepDWARF})
 	if err != nil {
 		return nil, fmt.Errorf("wasmiso: %w", err)
 	}
@@ -257,6 +270,9 @@ func (r *Runtime) compile(h [32]byte, wasm []byte) (*Module, error) {
 func (r *Runtime) checkImports(cm wazero.CompiledModule) error {
 	for _, def := range cm.ImportedFunctions() {
 		mod, name, _ := def.Import()
+		if mod == instrument.CheckModule {
+			continue // the instrumentation's own (Instrument refuses it in a module)
+		}
 		host, ok := r.hostFuncs[[2]string{mod, name}]
 		if !ok {
 			return fmt.Errorf("wasmiso: %w: function %s.%s (only %s and %s.getkey/setkey are provided)",

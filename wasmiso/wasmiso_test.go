@@ -286,17 +286,14 @@ func TestTraps(t *testing.T) {
 	}
 }
 
-// TestTrapOffset checks the code offset of a trap in a module with DWARF:
-// it must point at a load instruction in the original (uninstrumented)
-// module's code section.
+// TestTrapOffset checks the code offset of a trap in a module with DWARF,
+// kept by Config.KeepDWARF: it must point at a load instruction in the
+// original (uninstrumented) module's code section. By default DWARF is
+// dropped and there is no offset.
 func TestTrapOffset(t *testing.T) {
-	b := newBackend(t, Config{})
-	for _, debug := range []bool{false, true} {
-		flags := []string{"-Wl,--strip-debug"} // wasi-libc's objects carry DWARF too
-		if debug {
-			flags = []string{"-g"}
-		}
-		bin := cModule(t, "oob", flags...)
+	bin := cModule(t, "oob", "-g")
+	for _, keep := range []bool{false, true} {
+		b := newBackend(t, Config{KeepDWARF: keep})
 		testCase{
 			name: "oob", binary: func(testing.TB) []byte { return bin },
 			check: func(t *testing.T, outs *loader.Outputs, err error) {
@@ -307,10 +304,10 @@ func TestTrapOffset(t *testing.T) {
 				if !strings.Contains(te.Function, "main") {
 					t.Errorf("trap in %q, want main (stack:\n%s)", te.Function, te.Stack)
 				}
-				if te.HasOffset != debug {
-					t.Fatalf("HasOffset = %v for a module with DWARF = %v (%v)", te.HasOffset, debug, err)
+				if te.HasOffset != keep {
+					t.Fatalf("HasOffset = %v with KeepDWARF = %v (%v)", te.HasOffset, keep, err)
 				}
-				if !debug {
+				if !keep {
 					return
 				}
 				code := codeSection(t, bin)
@@ -379,6 +376,7 @@ func TestDeadline(t *testing.T) {
 				continue
 			}
 			t.Run(fmt.Sprintf("%s/mode%d/timeout", tc.name, mode), func(t *testing.T) {
+				tc := tc
 				tc.timeout = 50 * time.Millisecond
 				tc.check = func(t *testing.T, outs *loader.Outputs, err error) {
 					if !errors.Is(err, loader.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) || outs != nil {
@@ -391,6 +389,7 @@ func TestDeadline(t *testing.T) {
 				tc.run(t, b)
 			})
 			t.Run(fmt.Sprintf("%s/mode%d/cancel", tc.name, mode), func(t *testing.T) {
+				tc := tc
 				tc.cancel = 50 * time.Millisecond
 				tc.check = func(t *testing.T, outs *loader.Outputs, err error) {
 					if !errors.Is(err, loader.ErrCanceled) || outs != nil {
@@ -543,19 +542,15 @@ func TestCloseStopsCalls(t *testing.T) {
 		_, err := r.Run(context.Background(), m, Call{})
 		done <- err
 	}()
-	// Wait until the call is running: tracked, with its instance armed.
-	for running := false; !running; {
+	// Wait until the call is tracked: from then on Close must stop it.
+	for tracked := false; !tracked; {
 		select {
 		case err := <-done:
 			t.Fatalf("the call ended before Close: %v", err)
 		case <-time.After(time.Millisecond):
 		}
 		r.mu.Lock()
-		for c := range r.inflight {
-			c.mu.Lock()
-			running = c.flag != nil
-			c.mu.Unlock()
-		}
+		tracked = len(r.inflight) > 0
 		r.mu.Unlock()
 	}
 	r.Close()
@@ -579,7 +574,8 @@ func TestCompileRejects(t *testing.T) {
 		{"foreign-import", wat("envimport", `(module (import "env" "f" (func)) (func (export "_start")))`), "env.f"},
 		{"memory-import", wat("memimport", `(module (import "env" "mem" (memory 1)) (func (export "_start")))`), "imports its memory"},
 		{"bad-signature", wat("badsig", `(module (import "tessera" "getkey" (func (param i32) (result i32))) (func (export "_start")))`), "wrong signature"},
-		{"reserved-export", wat("reserved", `(module (func (export "tessera:interrupt")) (func (export "_start")))`), "reserved"},
+		{"reserved-export", wat("reserved", `(module (func (export "tessera:start")) (func (export "_start")))`), "reserved"},
+		{"reserved-import", wat("reservedimp", `(module (import "tessera:interrupt" "check" (func)) (func (export "_start")))`), "reserved"},
 		{"truncated", func(t testing.TB) []byte { b := cModule(t, "noop"); return b[:len(b)/2] }, ""},
 	}
 	for _, tc := range cases {

@@ -10,6 +10,13 @@ type loopSite struct {
 	params bool // the loop takes parameters (a multi-value block type)
 }
 
+// funcRef is a function index in a body (the immediate of call or
+// ref.func), which the rewrite renumbers.
+type funcRef struct {
+	at, end int // the immediate's bytes
+	index   uint32
+}
+
 // bodyScan is what one pass over a function body finds.
 type bodyScan struct {
 	groupsAt  int    // offset of the first local group (after their count)
@@ -17,13 +24,14 @@ type bodyScan struct {
 	locals    uint64 // number of locals they declare
 	exprStart int    // offset of the first instruction
 	loops     []loopSite
+	refs      []funcRef
 	calls     bool // the body calls a function
 }
 
 // limits is what a body's immediates may refer to: the original module's
-// globals, functions and types. Code that names an index the rewrite adds
-// is rejected, so a module cannot touch the interrupt global or the tick
-// function the rewrite gives the indices just past its own.
+// globals, functions and types. Code that names an index past them is
+// rejected, so a module cannot reach the budget global or the functions
+// the rewrite adds.
 type limits struct {
 	globals, funcs uint32
 	typeParams     []int // parameter count of each type
@@ -97,10 +105,12 @@ func scanBody(body []byte, lim *limits) (bodyScan, error) {
 			}
 		case op == 0x10, op == 0xd2: // call, ref.func
 			s.calls = s.calls || op == 0x10
+			start := r.pos
 			var f uint32
 			if f, err = r.u32(); err == nil && f >= lim.funcs {
 				return s, fmt.Errorf("function index %d out of range at %#x", f, at)
 			}
+			s.refs = append(s.refs, funcRef{start, r.pos, f})
 		case op == 0x11:
 			s.calls = true
 			if _, err = r.u32(); err == nil {

@@ -4,15 +4,16 @@
 // Two problems are solved together. The host must be able to stop code
 // that never returns (a deadline), and the code must return to Go now and
 // then: Go cannot preempt a goroutine running wazero's machine code, so a
-// guest that never leaves it blocks every garbage-collector stop-the-world
-// of the process, and with it the very timer that would stop the guest.
+// guest that never leaves it would hold its P, block every
+// garbage-collector stop-the-world of the process, and keep the timers on
+// that P from firing.
 //
-// The rewrite adds two globals, a flag (exported as InterruptExport, set
-// by the host) and a budget, and a function tick(k) that takes k from the
-// budget and, when it runs out, refills it, leaves the machine code through
-// memory.grow(0) (wazero always serves memory.grow in Go, where the
-// goroutine can be preempted) and traps if the flag is set. Calls to it are
-// inserted where code can run for long:
+// The rewrite adds a budget global and a function tick(k) that takes k
+// from the budget and, when it runs out, refills it and calls the host
+// import CheckModule.CheckName. The host function runs in Go, where the
+// goroutine can be preempted; it compares the clock with the call's
+// deadline itself (no timer needed) and traps the call (by panicking) if
+// it must stop. Charges are inserted where code can run for long:
 //
 //   - at the head of every loop, a per-activation local counts iterations
 //     down and calls tick every LoopPeriod iterations. The slow path ends
@@ -22,12 +23,14 @@
 //   - at the entry of every function that calls or loops, the budget is
 //     decremented inline (recursion without loops is caught here).
 //
-// So a guest leaves the machine code at least every Budget charged units
-// (iterations and calls), and a stopped guest traps within that many.
+// So a guest reaches the host at least every Budget charged units
+// (iterations and calls).
 //
-// A start section is removed and its function exported as StartExport, so
-// the host can run it after instantiation, under the same interrupt,
-// rather than inside InstantiateModule where nothing could stop it.
+// The import shifts the index of every function the module defines by one;
+// calls, ref.func, exports, elements, global initialisers and the name
+// section are renumbered. A start section is removed and its function
+// exported as StartExport, so the host can run it after instantiation,
+// under the same checks, rather than inside InstantiateModule.
 package instrument
 
 import (
@@ -39,15 +42,17 @@ import (
 	"strings"
 )
 
-// Names of the exports the rewrite adds.
+// Names the rewrite adds: the host function it imports, and the export of
+// a former start function.
 const (
-	InterruptExport = "tessera:interrupt"
-	StartExport     = "tessera:start"
+	CheckModule = "tessera:interrupt"
+	CheckName   = "check"
+	StartExport = "tessera:start"
 )
 
-// Tuning: the budget in units between exits to Go, the loop iterations
-// between calls to tick, and what entering a function that loops costs
-// (it may run up to LoopPeriod-1 iterations that are never charged).
+// Tuning: the budget in units between calls to the host, the loop
+// iterations between calls to tick, and what entering a function that
+// loops costs (it may run up to LoopPeriod-1 iterations never charged).
 const (
 	Budget       = 1 << 14
 	LoopPeriod   = 1 << 10
@@ -64,6 +69,7 @@ const (
 	secGlobal    = 6
 	secExport    = 7
 	secStart     = 8
+	secElement   = 9
 	secCode      = 10
 	secDataCount = 12
 )
@@ -87,16 +93,16 @@ type Memory struct {
 
 // Module is the result of Instrument.
 type Module struct {
-	Binary   []byte // the rewritten module
-	Imports  []Import
-	Memory   *Memory // the original module's memory; nil if it had none
-	HasStart bool    // a start function is exported as StartExport
-	Loops    int     // loop headers instrumented
-	Entries  int     // function entries instrumented
-	// Tick is the index of the added function; traps in it are
-	// interruptions, and it is not a frame worth reporting.
+	Binary   []byte   // the rewritten module
+	Imports  []Import // the original module's imports
+	Memory   *Memory  // its memory; nil if it has none
+	HasStart bool     // a start function is exported as StartExport
+	Loops    int      // loop headers instrumented
+	Entries  int      // function entries instrumented
+	// Tick is the index of the added function, which is no frame worth
+	// reporting in a stack trace.
 	Tick uint32
-	// DWARF is set when the module carries DWARF sections; only then are
+	// DWARF is set when the rewrite kept DWARF sections; only then are
 	// code offsets (which wazero takes from DWARF) worth mapping back.
 	DWARF bool
 
@@ -113,8 +119,8 @@ type run struct{ orig, at, n int }
 
 // OriginalOffset maps an offset in the rewritten module's code section to
 // the original module's, so that trap offsets name the code the user
-// compiled. An offset inside inserted code maps to the instruction that
-// follows it.
+// compiled. An offset inside rewritten bytes maps to the original bytes
+// that follow.
 func (m *Module) OriginalOffset(at uint64) (uint64, bool) {
 	i := sort.Search(len(m.runs), func(i int) bool { return uint64(m.runs[i].at) > at }) - 1
 	if i < 0 {
@@ -137,32 +143,45 @@ type section struct {
 
 // parsed is what Instrument learns from the sections it reads.
 type parsed struct {
-	types          [][]byte // each type's encoding, for lookups
-	typeParams     []int
-	funcTypes      []uint32 // type index of each defined function
-	funcImports    uint32
-	globalImports  uint32
-	globals        uint32
-	exports        []string
-	start          int
-	hasMemory      bool
-	secs           []section
-	globalsPayload []byte // global section entries after the count
-	exportsPayload []byte
-	code           []byte
+	types         [][]byte // each type's encoding, for lookups
+	typeParams    []int
+	funcTypes     []uint32 // type index of each defined function
+	funcImports   uint32
+	globalImports uint32
+	globals       uint32
+	exports       []string
+	start         int
+	hasMemory     bool
+	secs          []section
+	code          []byte
+}
+
+// Options adjust the rewrite.
+type Options struct {
+	// KeepDWARF keeps the module's DWARF sections. wazero then reports the
+	// code offset (and source line) of a trap, but resolves them on every
+	// trap: with wasi-libc's DWARF a trap costs milliseconds instead of
+	// microseconds, and a module's DWARF is as untrusted as its code. By
+	// default DWARF is dropped.
+	KeepDWARF bool
 }
 
 // Instrument validates the structure of bin as far as the rewrite needs and
 // returns the rewritten module. Full validation is wazero's, on the result.
-func Instrument(bin []byte) (*Module, error) {
+func Instrument(bin []byte, opts Options) (*Module, error) {
 	m := &Module{}
 	p, err := m.parse(bin)
 	if err != nil {
 		return nil, err
 	}
 	for _, n := range p.exports {
-		if n == InterruptExport || n == StartExport {
+		if n == StartExport {
 			return nil, fmt.Errorf("module exports the reserved name %q", n)
+		}
+	}
+	for _, im := range m.Imports {
+		if im.Module == CheckModule {
+			return nil, fmt.Errorf("module imports from the reserved module %q", CheckModule)
 		}
 	}
 	lim := &limits{
@@ -173,76 +192,82 @@ func Instrument(bin []byte) (*Module, error) {
 	if lim.globals >= 1<<30 || lim.funcs >= 1<<30 {
 		return nil, errors.New("too many globals or functions")
 	}
-	flag, budget := lim.globals, lim.globals+1
-	m.Tick = lim.funcs
+	sh := shifter(p.funcImports)
+	budget := lim.globals
+	check := p.funcImports // the new import, last of the imports
+	m.Tick = lim.funcs + 1 // the new function, last of all
 
-	// The tick function's type, (param i32), reused if the module has it.
-	tickType := []byte{0x60, 0x01, 0x7f, 0x00}
-	typeIdx := -1
-	for i, t := range p.types {
-		if bytes.Equal(t, tickType) {
-			typeIdx = i
-			break
+	// Types: the originals, plus (param i32) for tick and () for check if
+	// the module has none.
+	types := append([][]byte(nil), p.types...)
+	typeOf := func(enc []byte) uint32 {
+		for i, t := range types {
+			if bytes.Equal(t, enc) {
+				return uint32(i)
+			}
 		}
+		types = append(types, enc)
+		return uint32(len(types) - 1)
 	}
-	var out []section
-	addType := typeIdx < 0
-	if addType {
-		typeIdx = len(p.types)
-	}
+	tickType := typeOf([]byte{0x60, 0x01, 0x7f, 0x00})
+	checkType := typeOf([]byte{0x60, 0x00, 0x00})
+
+	out := []section{}
 	for _, s := range p.secs {
+		var err error
+		data := s.data
 		switch s.id {
-		case secType, secFunction, secGlobal, secExport, secCode:
-			// rebuilt below
+		case secType, secFunction, secGlobal, secExport, secCode, secImport:
+			continue // rebuilt below
 		case secStart:
 			m.HasStart = true
-		case secMemory:
-			if p.hasMemory {
-				out = append(out, s)
-			} // else it declares no memory: replaced by tick's below
-		default:
-			out = append(out, s)
+			continue
+		case secElement:
+			data, err = shiftElements(data, sh)
+		case secCustom:
+			if isDWARF(data) && !opts.KeepDWARF {
+				continue
+			}
+			data = shiftNames(data, sh)
+			if data == nil {
+				continue // a name section we cannot follow: dropped
+			}
 		}
+		if err != nil {
+			return nil, fmt.Errorf("section %d: %w", s.id, err)
+		}
+		out = append(out, section{s.id, data})
 	}
 
-	// Types: the originals, plus (param i32) if missing.
-	types := appendU32(nil, uint32(len(p.types))+boolU32(addType))
-	for _, t := range p.types {
-		types = append(types, t...)
+	tb := appendU32(nil, uint32(len(types)))
+	for _, t := range types {
+		tb = append(tb, t...)
 	}
-	if addType {
-		types = append(types, tickType...)
+	imports, err := m.rebuildImports(p, checkType)
+	if err != nil {
+		return nil, err
 	}
-	// Functions: the originals' types, plus tick's.
 	funcs := appendU32(nil, uint32(len(p.funcTypes))+1)
 	for _, t := range p.funcTypes {
 		funcs = appendU32(funcs, t)
 	}
-	funcs = appendU32(funcs, uint32(typeIdx))
-	// Globals: (mut i32) flag = 0, (mut i32) budget = Budget.
-	globals := appendU32(nil, p.globals+2)
-	globals = append(globals, p.globalsPayload...)
-	globals = append(globals, 0x7f, 0x01, 0x41, 0x00, 0x0b)
-	globals = append(appendS32(append(globals, 0x7f, 0x01, 0x41), Budget), 0x0b)
-	// Exports: the originals, the flag, the start function.
-	exports := appendU32(nil, uint32(len(p.exports))+1+boolU32(p.start >= 0))
-	exports = append(exports, p.exportsPayload...)
-	exports = appendU32(append(appendName(exports, InterruptExport), 3), flag)
-	if p.start >= 0 {
-		exports = appendU32(append(appendName(exports, StartExport), 0), uint32(p.start))
+	funcs = appendU32(funcs, tickType)
+	globals, err := shiftGlobals(p, sh)
+	if err != nil {
+		return nil, fmt.Errorf("global section: %w", err)
 	}
-	// Code: every body instrumented, plus tick.
-	code, err := m.instrumentCode(p, lim, flag, budget)
+	exports, err := shiftExports(p, sh)
+	if err != nil {
+		return nil, fmt.Errorf("export section: %w", err)
+	}
+	code, err := m.instrumentCode(p, lim, sh, budget, check)
 	if err != nil {
 		return nil, fmt.Errorf("code section: %w", err)
 	}
 
-	out = place(out, section{secType, types})
+	out = place(out, section{secType, tb})
+	out = place(out, section{secImport, imports})
 	out = place(out, section{secFunction, funcs})
-	if !p.hasMemory {
-		// tick needs a memory for memory.grow(0): a zero-page one.
-		out = place(out, section{secMemory, []byte{0x01, 0x00, 0x00}})
-	}
 	out = place(out, section{secGlobal, globals})
 	out = place(out, section{secExport, exports})
 	out = place(out, section{secCode, code})
@@ -254,14 +279,16 @@ func Instrument(bin []byte) (*Module, error) {
 		b = append(b, s.data...)
 	}
 	m.Binary = b
+	if !opts.KeepDWARF {
+		m.DWARF, m.runs = false, nil
+	}
 	return m, nil
 }
 
-func boolU32(b bool) uint32 {
-	if b {
-		return 1
-	}
-	return 0
+// isDWARF reports whether a custom section holds DWARF.
+func isDWARF(data []byte) bool {
+	name, _ := (&reader{b: data}).name()
+	return strings.HasPrefix(name, ".debug_")
 }
 
 // parse reads the sections the rewrite needs.
@@ -314,10 +341,7 @@ func (m *Module) parseSection(p *parsed, id byte, data []byte) error {
 	var err error
 	switch id {
 	case secCustom:
-		name, _ := r.name()
-		if strings.HasPrefix(name, ".debug_") {
-			m.DWARF = true
-		}
+		m.DWARF = m.DWARF || isDWARF(data)
 		return nil
 	case secType:
 		return p.parseTypes(r)
@@ -352,17 +376,13 @@ func (m *Module) parseSection(p *parsed, id byte, data []byte) error {
 		}
 		m.Memory, p.hasMemory = mem, true
 	case secGlobal:
-		if p.globals, err = r.u32(); err != nil {
-			return err
-		}
-		p.globalsPayload = data[r.pos:]
-		return nil
+		p.globals, err = r.u32()
+		return err // entries are read when renumbered
 	case secExport:
 		var n uint32
 		if n, err = r.u32(); err != nil {
 			return err
 		}
-		p.exportsPayload = data[r.pos:]
 		for i := uint32(0); i < n; i++ {
 			name, err := r.name()
 			if err != nil {
@@ -519,25 +539,24 @@ func (m *Module) loopCheck(b []byte, c uint32) []byte {
 // tickBody is the added function's body:
 //
 //	budget -= k; if budget > 0 { return }
-//	memory.grow(0)            ;; back in Go: preemptible
+//	check()             ;; the host: a preemption point; traps if the call must stop
 //	budget = Budget
-//	if flag { unreachable }   ;; the host stopped the call
-func tickBody(flag, budget uint32) []byte {
+func tickBody(budget, check uint32) []byte {
 	b := []byte{0x00} // no locals
 	b = appendU32(append(b, 0x23), budget)
 	b = append(b, 0x20, 0x00, 0x6b) // local.get 0; i32.sub
 	b = appendU32(append(b, 0x24), budget)
 	b = appendU32(append(b, 0x23), budget)
 	b = append(b, 0x41, 0x00, 0x4a, 0x04, 0x40, 0x0f, 0x0b) // i32.const 0; i32.gt_s; if return end
-	b = append(b, 0x41, 0x00, 0x40, 0x00, 0x1a)             // i32.const 0; memory.grow 0; drop
+	b = appendU32(append(b, 0x10), check)                   // call check
 	b = appendS32(append(b, 0x41), Budget)                  // i32.const Budget
 	b = appendU32(append(b, 0x24), budget)                  // global.set budget
-	b = appendU32(append(b, 0x23), flag)                    // global.get flag
-	return append(b, 0x04, 0x40, 0x00, 0x0b, 0x0b)          // if unreachable end; end
+	return append(b, 0x0b)
 }
 
-// instrumentCode rewrites every function body and appends tick's.
-func (m *Module) instrumentCode(p *parsed, lim *limits, flag, budget uint32) ([]byte, error) {
+// instrumentCode rewrites every function body (renumbering functions and
+// inserting charges) and appends tick's.
+func (m *Module) instrumentCode(p *parsed, lim *limits, sh shifter, budget, check uint32) ([]byte, error) {
 	r := &reader{b: p.code}
 	n := uint32(0)
 	if p.code != nil {
@@ -565,51 +584,62 @@ func (m *Module) instrumentCode(p *parsed, lim *limits, flag, budget uint32) ([]
 		if err != nil {
 			return nil, fmt.Errorf("function %d: %w", i, err)
 		}
-		// Pieces of the new body: copied runs of orig and inserted code.
-		// Runs are recorded relative to the body and shifted once the
-		// size prefix is known.
+		// The new body: copied runs of orig between edits. Runs are
+		// recorded relative to the body and shifted once the size prefix
+		// is known.
 		body = body[:0]
 		var runs []run
-		copyRun := func(from, to int) {
-			if to > from {
-				runs = append(runs, run{start + from, len(body), to - from})
-				body = append(body, orig[from:to]...)
+		prev := 0
+		copyTo := func(to int) {
+			if to > prev {
+				runs = append(runs, run{start + prev, len(body), to - prev})
+				body = append(body, orig[prev:to]...)
+			}
+			prev = to
+		}
+		var edits []edit
+		for _, ref := range s.refs {
+			if idx := sh.fn(ref.index); idx != ref.index {
+				edits = append(edits, edit{at: ref.at, end: ref.end, bytes: appendU32(nil, idx)})
 			}
 		}
-		if len(s.loops) == 0 && !s.calls {
-			copyRun(0, len(orig)) // cannot run for long: unchanged
-		} else {
+		if len(s.loops) > 0 || s.calls {
 			counter := uint32(lim.typeParams[p.funcTypes[i]]) + uint32(s.locals)
 			groups := s.groups
-			if len(s.loops) > 0 {
-				groups++ // one more: the loop counter
-			}
-			body = appendU32(body, groups)
-			copyRun(s.groupsAt, s.exprStart)
+			var entry []byte
 			fee := int32(1)
 			if len(s.loops) > 0 {
-				body = append(body, 0x01, 0x7f)                  // (local i32)
-				body = appendS32(append(body, 0x41), LoopPeriod) // i32.const LoopPeriod
-				body = appendU32(append(body, 0x21), counter)    // local.set counter
+				groups++                                           // one more: the loop counter
+				entry = append(entry, 0x01, 0x7f)                  // (local i32)
+				entry = appendS32(append(entry, 0x41), LoopPeriod) // i32.const LoopPeriod
+				entry = appendU32(append(entry, 0x21), counter)    // local.set counter
 				fee = loopEntryFee
 			}
-			body = m.charge(body, budget, fee)
+			// The group count is replaced; the new group and the entry
+			// charge go between the old groups and the first instruction.
+			edits = append(edits, edit{at: 0, end: s.groupsAt, bytes: appendU32(nil, groups)})
+			edits = append(edits, edit{at: s.exprStart, end: s.exprStart, bytes: m.charge(entry, budget, fee)})
 			m.Entries++
-			prev := s.exprStart
 			for _, l := range s.loops {
-				copyRun(prev, l.at)
+				var seq []byte
 				if l.params {
 					// A branch back to the head would need the loop's
 					// parameters; charge the budget instead (slower).
-					body = m.charge(body, budget, 1)
+					seq = m.charge(nil, budget, 1)
 				} else {
-					body = m.loopCheck(body, counter)
+					seq = m.loopCheck(nil, counter)
 				}
-				prev = l.at
+				edits = append(edits, edit{at: l.at, end: l.at, bytes: seq})
 			}
 			m.Loops += len(s.loops)
-			copyRun(prev, len(orig))
 		}
+		sort.SliceStable(edits, func(a, b int) bool { return edits[a].at < edits[b].at })
+		for _, e := range edits {
+			copyTo(e.at)
+			body = append(body, e.bytes...)
+			prev = e.end
+		}
+		copyTo(len(orig))
 		out = appendU32(out, uint32(len(body)))
 		for _, rn := range runs {
 			m.runs = append(m.runs, run{rn.orig, len(out) + rn.at, rn.n})
@@ -619,10 +649,16 @@ func (m *Module) instrumentCode(p *parsed, lim *limits, flag, budget uint32) ([]
 	if !r.done() {
 		return nil, errors.New("trailing bytes")
 	}
-	tick := tickBody(flag, budget)
+	tick := tickBody(budget, check)
 	out = append(appendU32(out, uint32(len(tick))), tick...)
 	if !m.DWARF {
 		m.runs = nil // only DWARF-carrying modules report code offsets
 	}
 	return out, nil
+}
+
+// edit replaces body[at:end] by bytes (an insertion when at == end).
+type edit struct {
+	at, end int
+	bytes   []byte
 }

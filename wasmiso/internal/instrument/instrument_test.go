@@ -3,10 +3,10 @@ package instrument
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
@@ -38,9 +38,12 @@ func wat2wasm(t testing.TB, src string, flags ...string) []byte {
 const coverage = `(module
   (type $unop (func (param i32) (result i32)))
   (memory 1)
-  (table 2 funcref)
+  (table 4 funcref)
   (elem (i32.const 0) $double $inc)
+  (elem $passive funcref (ref.func $inc) (ref.null func))
+  (elem declare func $double)
   (global $g (mut i64) (i64.const 0))
+  (global $fr funcref (ref.func $double))
   (data (i32.const 64) "0123456789abcdef")
   (func $double (type $unop) (i32.mul (local.get 0) (i32.const 2)))
   (func $inc (type $unop) (i32.add (local.get 0) (i32.const 1)))
@@ -81,6 +84,13 @@ const coverage = `(module
     (i32.add (ref.is_null (ref.null func)) (i32.add (ref.is_null (ref.func $inc)) (table.size 0))))
   (func $indirect (param i32) (result i32)
     (call_indirect (type $unop) (i32.const 20) (local.get 0)))
+  (func $tables (result i32)
+    ;; slot 2 from a global's ref.func, slot 3 from a passive segment
+    (table.set 0 (i32.const 2) (global.get $fr))
+    (table.init 0 $passive (i32.const 3) (i32.const 0) (i32.const 1))
+    (i32.add (call_indirect (type $unop) (i32.const 5) (i32.const 2))
+             (i32.add (call_indirect (type $unop) (i32.const 7) (i32.const 3))
+                      (ref.is_null (ref.func $double)))))
   (func (export "run") (result i64)
     (global.set $g (i64.const 0x123456789abc))
     (i64.add (global.get $g)
@@ -92,20 +102,48 @@ const coverage = `(module
     (i64.add (i64.trunc_f64_s (f64.mul (call $select_t (i32.const 0)) (f64.const 2)))
     (i64.add (i64.extend_i32_u (call $convs))
     (i64.add (i64.extend_i32_u (call $refs))
+    (i64.add (i64.extend_i32_u (call $tables))
     (i64.add (i64.extend_i32_u (i32.add (call $indirect (i32.const 0)) (call $indirect (i32.const 1))))
-             (i64.extend_i32_u (i32.add (memory.size) (memory.grow (i32.const 0)))))))))))))))
+             (i64.extend_i32_u (i32.add (memory.size) (memory.grow (i32.const 0))))))))))))))))
   (func (export "_start")))`
 
-func call(t *testing.T, bin []byte, fn string) (uint64, error) {
+// host is the check function a rewritten module imports: it counts its
+// calls and, once stop is set, traps the caller by panicking.
+type host struct {
+	calls int
+	stop  bool
+}
+
+var errStop = errors.New("stopped by the host")
+
+// instantiate runs bin (rewritten or not) in a fresh runtime that provides
+// the check function.
+func (h *host) instantiate(t testing.TB, bin []byte) (api.Module, func()) {
 	t.Helper()
 	ctx := context.Background()
 	r := wazero.NewRuntime(ctx)
-	defer r.Close(ctx)
+	_, err := r.NewHostModuleBuilder(CheckModule).NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(func(context.Context, api.Module, []uint64) {
+			h.calls++
+			if h.stop {
+				panic(errStop)
+			}
+		}), nil, nil).Export(CheckName).Instantiate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	mod, err := r.Instantiate(ctx, bin)
 	if err != nil {
 		t.Fatalf("instantiating: %v", err)
 	}
-	res, err := mod.ExportedFunction(fn).Call(ctx)
+	return mod, func() { r.Close(ctx) }
+}
+
+func call(t *testing.T, bin []byte, fn string) (uint64, error) {
+	t.Helper()
+	mod, done := (&host{}).instantiate(t, bin)
+	defer done()
+	res, err := mod.ExportedFunction(fn).Call(context.Background())
 	if err != nil {
 		return 0, err
 	}
@@ -116,7 +154,7 @@ func call(t *testing.T, bin []byte, fn string) (uint64, error) {
 // original computes.
 func TestCoverage(t *testing.T) {
 	bin := wat2wasm(t, coverage)
-	m, err := Instrument(bin)
+	m, err := Instrument(bin, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,46 +170,62 @@ func TestCoverage(t *testing.T) {
 		t.Errorf("instrumented run() = %#x, original %#x", got, want)
 	}
 	// sum_to's loop has parameters, count's not. Every function that
-	// calls or loops gets an entry check: sum_to, count, indirect, run.
+	// calls or loops gets an entry check: sum_to, count, indirect,
+	// tables, run.
 	if m.Loops != 2 {
 		t.Errorf("loops instrumented = %d, want 2", m.Loops)
 	}
-	if m.Entries != 4 {
-		t.Errorf("entries instrumented = %d, want 4", m.Entries)
+	if m.Entries != 5 {
+		t.Errorf("entries instrumented = %d, want 5", m.Entries)
 	}
 }
 
-// TestInterruptFlag: setting the exported flag stops a loop that would
-// run forever, and leaves a module that never sets it alone.
-func TestInterruptFlag(t *testing.T) {
-	for _, src := range []string{
-		`(module (func (export "run") (result i64) (loop $l (br $l)) (i64.const 0)))`,
-		// Recursion without loops, exponential in its argument.
-		`(module
-			(func $fib (param i32) (result i64)
-				(if (result i64) (i32.lt_u (local.get 0) (i32.const 2))
-					(then (i64.extend_i32_u (local.get 0)))
-					(else (i64.add (call $fib (i32.sub (local.get 0) (i32.const 1)))
-					               (call $fib (i32.sub (local.get 0) (i32.const 2)))))))
-			(func (export "run") (result i64) (call $fib (i32.const 90))))`,
+// TestCheck: the host is called once per Budget units of work, in loops
+// and in recursion without loops, and a check that traps stops code that
+// would run forever.
+func TestCheck(t *testing.T) {
+	for _, c := range []struct {
+		name, src string
+		arg       uint64
+		units     int // charged units when arg is the argument
+	}{
+		// n iterations of a loop: n units.
+		{"loop", `(module (func (export "run") (param i64) (result i64) (local $i i64)
+			(loop $l (br_if $l (i64.lt_u (local.tee $i (i64.add (local.get $i) (i64.const 1))) (local.get 0))))
+			(local.get $i)))`, 1 << 20, 1 << 20},
+		// fib(25) makes 242785 calls, each charged 1 unit on entry.
+		{"recursion", `(module
+			(func $fib (param i64) (result i64)
+				(if (result i64) (i64.lt_u (local.get 0) (i64.const 2))
+					(then (local.get 0))
+					(else (i64.add (call $fib (i64.sub (local.get 0) (i64.const 1)))
+					               (call $fib (i64.sub (local.get 0) (i64.const 2)))))))
+			(func (export "run") (param i64) (result i64) (call $fib (local.get 0))))`, 25, 242785 + 1},
 	} {
-		m, err := Instrument(wat2wasm(t, src))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx := context.Background()
-		r := wazero.NewRuntime(ctx)
-		mod, err := r.Instantiate(ctx, m.Binary)
-		if err != nil {
-			t.Fatal(err)
-		}
-		flag := mod.ExportedGlobal(InterruptExport).(api.MutableGlobal)
-		flag.Set(1) // before the call: it must trap within one budget
-		_, err = mod.ExportedFunction("run").Call(ctx)
-		if err == nil || !strings.Contains(err.Error(), "unreachable") {
-			t.Errorf("interrupted call returned %v, want an unreachable trap", err)
-		}
-		r.Close(ctx)
+		t.Run(c.name, func(t *testing.T) {
+			m, err := Instrument(wat2wasm(t, c.src), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := &host{}
+			mod, done := h.instantiate(t, m.Binary)
+			defer done()
+			if _, err := mod.ExportedFunction("run").Call(context.Background(), c.arg); err != nil {
+				t.Fatal(err)
+			}
+			// Loop iterations are charged LoopPeriod at a time, so up to
+			// one period's worth may be uncharged.
+			lo, hi := (c.units-LoopPeriod)/Budget, c.units/Budget
+			if h.calls < lo || h.calls > hi {
+				t.Errorf("host checked %d times for %d units, want %d..%d", h.calls, c.units, lo, hi)
+			}
+			// Forever, and stopped by the host.
+			h.stop = true
+			_, err = mod.ExportedFunction("run").Call(context.Background(), 1<<62)
+			if !errors.Is(err, errStop) {
+				t.Errorf("stopped call returned %v", err)
+			}
+		})
 	}
 }
 
@@ -182,7 +236,7 @@ func TestStartSection(t *testing.T) {
 		(func $init (global.set $x (i32.const 42)))
 		(start $init)
 		(func (export "get") (result i32) (global.get $x)))`)
-	m, err := Instrument(bin)
+	m, err := Instrument(bin, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,12 +244,8 @@ func TestStartSection(t *testing.T) {
 		t.Fatal("HasStart not set")
 	}
 	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
-	defer r.Close(ctx)
-	mod, err := r.Instantiate(ctx, m.Binary)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mod, done := (&host{}).instantiate(t, m.Binary)
+	defer done()
 	get := mod.ExportedFunction("get")
 	if v, _ := get.Call(ctx); v[0] != 0 {
 		t.Errorf("start ran at instantiation: x = %d", v[0])
@@ -208,10 +258,9 @@ func TestStartSection(t *testing.T) {
 	}
 }
 
-// TestNoMemory: a module without memory gets one for tick's memory.grow,
-// and reports none of its own.
+// TestNoMemory: a module without memory needs none after the rewrite.
 func TestNoMemory(t *testing.T) {
-	m, err := Instrument(wat2wasm(t, `(module (func (export "run") (result i64) (loop $l) (i64.const 7)))`))
+	m, err := Instrument(wat2wasm(t, `(module (func (export "run") (result i64) (loop $l) (i64.const 7)))`), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,12 +291,13 @@ func TestRejects(t *testing.T) {
 		"truncated":       base[:len(base)-3],
 		"unknown-opcode":  patch([]byte{0x10, 0x00}, []byte{0xff, 0x00}),
 		"reserved-export": wat2wasm(t, `(module (func (export "tessera:start")))`),
+		"reserved-import": wat2wasm(t, `(module (import "tessera:interrupt" "check" (func)))`),
 	}
-	if _, err := Instrument(base); err != nil {
+	if _, err := Instrument(base, Options{}); err != nil {
 		t.Fatalf("base module rejected: %v", err)
 	}
 	for name, bin := range cases {
-		if _, err := Instrument(bin); err == nil {
+		if _, err := Instrument(bin, Options{}); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
@@ -260,7 +310,7 @@ func TestOffsets(t *testing.T) {
 	// A custom section named like DWARF is enough to keep the map.
 	bin = append(bin, 0x00, 0x0c, 0x0b)
 	bin = append(bin, ".debug_info"...)
-	m, err := Instrument(bin)
+	m, err := Instrument(bin, Options{KeepDWARF: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +359,7 @@ func FuzzInstrument(f *testing.F) {
 	f.Add(wat2wasm(f, coverage))
 	f.Add(wat2wasm(f, `(module (func $s (loop (br 0))) (start $s) (memory 1) (func (export "_start")))`))
 	f.Fuzz(func(t *testing.T, bin []byte) {
-		m, err := Instrument(bin)
+		m, err := Instrument(bin, Options{})
 		if err != nil {
 			return
 		}
@@ -320,9 +370,6 @@ func FuzzInstrument(f *testing.F) {
 		}
 		if len(p.funcTypes) == 0 || uint32(len(p.funcTypes)-1)+p.funcImports != m.Tick {
 			t.Fatalf("tick is function %d, the rewrite has %d", m.Tick, len(p.funcTypes))
-		}
-		if !p.hasMemory {
-			t.Fatal("the rewrite has no memory")
 		}
 	})
 }
