@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
+	"tessera/guest"
 	"tessera/loader"
 	"tessera/wasmiso/internal/instrument"
 )
@@ -56,6 +58,12 @@ func newRawFloor(b *testing.B, bin []byte, closeOnDone bool) *rawFloor {
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(closeOnDone))
 	b.Cleanup(func() { rt.Close(ctx) })
 	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	// What an instrumented module imports: wasmiso's own check.
+	if _, err := rt.NewHostModuleBuilder(instrument.CheckModule).NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(check), nil, nil).
+		Export(instrument.CheckName).Instantiate(ctx); err != nil {
+		b.Fatal(err)
+	}
 	cm, err := rt.CompileModule(ctx, bin)
 	if err != nil {
 		b.Fatal(err)
@@ -91,6 +99,14 @@ func BenchmarkColdStart(b *testing.B) {
 		{"minimal", func(t testing.TB) []byte { return watModule(t, "minimal", minimal) }, nil},
 		{"c-noop", func(t testing.TB) []byte { return cModule(t, "noop") }, nil},
 		{"c-noop-stdio", func(t testing.TB) []byte { return cModule(t, "noop") }, []string{"stdio"}},
+		// The project's own no-op guest, as `make guests` builds it.
+		{"guest-noop", func(t testing.TB) []byte {
+			bin, err := guest.Read(guest.Wasm32, "noop")
+			if err != nil {
+				t.Skip(err)
+			}
+			return bin
+		}, nil},
 	} {
 		b.Run(mod.name, func(b *testing.B) {
 			floor := newRawFloor(b, watModule(b, "minimal", minimal), false)
@@ -198,15 +214,34 @@ func BenchmarkCompute(b *testing.B) {
 			floor := newRawFloor(b, bin(b), false)
 			benchCalls(b, func(ctx context.Context) { floor.call(b, ctx, argv([]byte(g.args))...) })
 		})
-		// The instrumented module on plain wazero: the instrumentation's
-		// own cost, without wasmiso's per-call differences.
-		b.Run(g.name+"/wazero-instrumented", func(b *testing.B) {
+		// The instrumented module on plain wazero, interleaved with the
+		// original so that both see the same machine: the
+		// instrumentation's own cost, without wasmiso's per-call
+		// differences.
+		b.Run(g.name+"/instrumented-vs-original", func(b *testing.B) {
 			im, err := instrument.Instrument(bin(b), instrument.Options{})
 			if err != nil {
 				b.Fatal(err)
 			}
-			floor := newRawFloor(b, im.Binary, false)
-			benchCalls(b, func(ctx context.Context) { floor.call(b, ctx, argv([]byte(g.args))...) })
+			plain, instr := newRawFloor(b, bin(b), false), newRawFloor(b, im.Binary, false)
+			args := argv([]byte(g.args))
+			ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+			defer cancel()
+			// check does all its work: it finds a call and its deadline.
+			ictx := context.WithValue(ctx, callKey{}, &call{})
+			var lp, li latencies
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				plain.call(b, ctx, args...)
+				t1 := time.Now()
+				instr.call(b, ictx, args...)
+				lp, li = append(lp, t1.Sub(t0)), append(li, time.Since(t1))
+			}
+			b.StopTimer()
+			lp.report(b, "original-")
+			li.report(b, "instrumented-")
+			b.ReportMetric(float64(li.pct(0.5))/float64(lp.pct(0.5)), "p50-ratio")
 		})
 		b.Run(g.name+"/wazero-close-on-done", func(b *testing.B) {
 			floor := newRawFloor(b, bin(b), true)

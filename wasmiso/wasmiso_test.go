@@ -620,8 +620,8 @@ func TestUndeclaredInput(t *testing.T) {
 // TestDeadlineUnderGC: more guests spinning than there are Ps, while the
 // garbage collector keeps stopping the world. Go cannot preempt machine
 // code, so this only ends if the instrumented guests return to Go on their
-// own; otherwise the stop-the-world waits for them, the timers that would
-// stop them never fire, and the test hangs until go test kills it.
+// own (to check the deadline); otherwise the stop-the-world waits for
+// them forever and the test hangs until go test kills it.
 func TestDeadlineUnderGC(t *testing.T) {
 	r := newRuntime(t, Config{})
 	m, err := r.Compile(cModule(t, "loop"))
