@@ -345,13 +345,17 @@ func (f *memFS) addEntry(parent *node, name string, dir bool, ino *inode) (*node
 		}
 		n.ino = ino
 		if set := f.outSet(parent); set >= 0 {
-			ident := name
+			parts := []string{name}
+			size := len(name)
 			for d := parent; d.outroot != set; d = d.parent {
-				ident = d.name + "/" + ident
+				parts = append(parts, d.name)
+				size += 1 + len(d.name)
 			}
-			if len(ident) > pathMax {
+			if size > pathMax {
 				return nil, experimentalsys.ENAMETOOLONG
 			}
+			slices.Reverse(parts)
+			ident := strings.Join(parts, "/")
 			if f.items >= itemMax {
 				return nil, f.fail(wasiENOSPC)
 			}

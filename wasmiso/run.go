@@ -56,15 +56,22 @@ type call struct {
 	mu      sync.Mutex
 	stopped atomic.Bool
 	cause   error // context.DeadlineExceeded, context.Canceled or ErrClosed
+	// inst is the instance of an uninstrumented module
+	// (InterruptCloseOnDone), which only closing it stops.
+	inst api.Module
 }
 
-// interrupt marks the call stopped; the guest traps at its next check.
+// interrupt marks the call stopped; the guest traps at its next check (or,
+// uninstrumented, at the next loop head after its instance is closed).
 func (c *call) interrupt(cause error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.stopped.Load() {
 		c.cause = cause
 		c.stopped.Store(true)
+		if c.inst != nil {
+			c.inst.CloseWithExitCode(context.Background(), sys.ExitCodeContextCanceled)
+		}
 	}
 }
 
@@ -136,6 +143,14 @@ func (r *Runtime) Run(ctx context.Context, m *Module, in Call) (*loader.Outputs,
 		return nil, fmt.Errorf("wasmiso: instantiating: %w", err)
 	}
 	defer inst.Close(context.Background())
+	if m.im == nil {
+		c.mu.Lock()
+		c.inst = inst
+		if c.stopped.Load() { // Close came first
+			inst.CloseWithExitCode(context.Background(), sys.ExitCodeContextCanceled)
+		}
+		c.mu.Unlock()
+	}
 
 	if m.start {
 		err = run(cctx, inst, instrument.StartExport)

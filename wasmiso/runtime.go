@@ -25,12 +25,13 @@ type Interrupt int
 const (
 	// InterruptInstrument (the default) rewrites each module at Compile so
 	// that loops and calls count down a budget and ask the host, whenever
-	// it runs out, whether to stop: 0-5% slower on loops, more on
+	// it runs out, whether to stop: about 1% slower on loops, 15-50% on
 	// call-heavy code (docs/wasm-backend.md).
 	InterruptInstrument Interrupt = iota
 	// InterruptCloseOnDone uses wazero's WithCloseOnContextDone, which
-	// calls into the runtime at every loop header: 8-20x slower on tight
-	// loops (docs/wasm-backend.md). Kept for comparison.
+	// calls into the runtime at every loop header: 3.6-17x slower
+	// (docs/wasm-backend.md), and it cannot stop recursion without loops
+	// or a looping start function. Kept for comparison.
 	InterruptCloseOnDone
 )
 
@@ -65,7 +66,7 @@ type Runtime struct {
 	cache wazero.CompilationCache
 	// base is the ModuleConfig every call starts from: anonymous instances
 	// (so any number may exist at once), no start functions (Run calls
-	// _start itself, once the interrupt is armed), the wall clock at 0,
+	// them, so that they are checked like _start), the wall clock at 0,
 	// nothing of the host mounted.
 	base wazero.ModuleConfig
 	// hostFuncs are the functions a guest may import, by module and name.

@@ -527,9 +527,16 @@ func TestConcurrentCalls(t *testing.T) {
 	}
 }
 
-// TestCloseStopsCalls: Close interrupts a call in flight.
+// TestCloseStopsCalls: Close interrupts a call in flight, in both
+// interrupt modes.
 func TestCloseStopsCalls(t *testing.T) {
-	r, err := New(Config{CacheDir: cacheDir})
+	for _, mode := range []Interrupt{InterruptInstrument, InterruptCloseOnDone} {
+		t.Run(fmt.Sprint("mode", mode), func(t *testing.T) { testCloseStopsCalls(t, mode) })
+	}
+}
+
+func testCloseStopsCalls(t *testing.T, mode Interrupt) {
+	r, err := New(Config{CacheDir: cacheDir, Interrupt: mode})
 	if err != nil {
 		t.Fatal(err)
 	}
