@@ -3,7 +3,9 @@ package ptraceiso_test
 import (
 	"testing"
 
+	"tessera/internal/proc"
 	"tessera/internal/proc/proctest"
+	"tessera/internal/sandbox"
 	"tessera/ptraceiso"
 )
 
@@ -14,4 +16,14 @@ func TestSuite(t *testing.T) {
 	}
 	defer r.Close()
 	proctest.Suite(t, r.Backend())
+}
+
+func TestLifecycle(t *testing.T) {
+	proctest.Lifecycle(t, func(cfg proc.Config) (sandbox.Backend, error) {
+		r, err := ptraceiso.New(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return r.Backend(), nil
+	})
 }

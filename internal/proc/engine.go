@@ -29,6 +29,10 @@ type Config struct {
 	// KeepVDSO leaves the vDSO mapped in the function's process
 	// (diagnostics only: it lets the function read the host's clocks).
 	KeepVDSO bool
+	// OnStart, if set, is called with the pid of every new process right
+	// after it started, before it runs the function (tests, tracing). It
+	// must return quickly.
+	OnStart func(pid int)
 }
 
 // DefaultCPULimit bounds the CPU time of a call that has no deadline.
@@ -50,6 +54,7 @@ type Engine struct {
 	filter   *Filter
 	cpuLimit time.Duration
 	keepVDSO bool
+	onStart  func(pid int)
 	slots    chan struct{}
 
 	mu     sync.Mutex
@@ -83,7 +88,7 @@ func NewEngine(mode Mode, cfg Config) (*Engine, error) {
 		lim = DefaultCPULimit
 	}
 	return &Engine{
-		mode: mode, stub: stub, filter: f, cpuLimit: lim, keepVDSO: cfg.KeepVDSO,
+		mode: mode, stub: stub, filter: f, cpuLimit: lim, keepVDSO: cfg.KeepVDSO, onStart: cfg.OnStart,
 		slots: make(chan struct{}, n), live: map[*Call]struct{}{},
 	}, nil
 }
@@ -205,6 +210,9 @@ func (e *Engine) Run(ctx context.Context, fn *loader.Function, inputs []loader.S
 		c.Kill(ErrClosed)
 	}
 	stop := context.AfterFunc(ctx, func() { c.Kill(CtxError(ctx)) })
+	if e.onStart != nil {
+		e.onStart(pid)
+	}
 	ws, failure := sup(c)
 	stop()
 	c.closePidfd()

@@ -1,0 +1,360 @@
+package proctest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"tessera/internal/proc"
+	"tessera/internal/sandbox"
+	"tessera/loader"
+)
+
+// Open makes a backend with the given configuration.
+type Open func(cfg proc.Config) (sandbox.Backend, error)
+
+// Lifecycle runs the tests about processes rather than guests: what the
+// function's process looks like, that every call gets a new one, deadlines
+// and cancellation, Close, concurrency, and that many calls leak nothing.
+func Lifecycle(t *testing.T, open Open) {
+	t.Run("process_state", func(t *testing.T) { processState(t, open) })
+	t.Run("fresh", func(t *testing.T) { fresh(t, open) })
+	t.Run("cancel", func(t *testing.T) { cancel(t, open) })
+	t.Run("expired", func(t *testing.T) { expired(t, open) })
+	t.Run("cpu_limit", func(t *testing.T) { cpuLimit(t, open) })
+	t.Run("close", func(t *testing.T) { closeInFlight(t, open) })
+	t.Run("concurrent", func(t *testing.T) { concurrent(t, open) })
+	t.Run("leaks", func(t *testing.T) { leaks(t, open) })
+	if kids := Children(); len(kids) > 0 {
+		t.Errorf("processes left behind: %v", kids)
+	}
+}
+
+func mustOpen(t *testing.T, open Open, cfg proc.Config) sandbox.Backend {
+	t.Helper()
+	b, err := open(cfg)
+	if err != nil {
+		t.Skip(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// started starts a Loop guest and returns its pid once the function runs
+// (its filter is installed), the call's result channel and its cancel.
+func started(t *testing.T, open Open, cfg proc.Config) (int, <-chan error, context.CancelFunc) {
+	t.Helper()
+	pids := make(chan int, 1)
+	cfg.OnStart = func(pid int) { pids <- pid }
+	b := mustOpen(t, open, cfg)
+	fn := (&Case{Name: "loop", Code: Loop()}).Load(t, b)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	done := make(chan error, 1)
+	go func() {
+		outs, err := fn.Run(ctx, nil)
+		outs.Release()
+		done <- err
+	}()
+	var pid int
+	select {
+	case pid = <-pids:
+	case err := <-done:
+		t.Fatalf("the call ended before it started: %v", err)
+	}
+	// The filter goes in last, right before the jump to the function.
+	deadline := time.Now().Add(10 * time.Second)
+	for status(pid)["Seccomp"] != "2" {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("process %d never got its filter: %v", pid, status(pid))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return pid, done, cancel
+}
+
+// status parses /proc/pid/status.
+func status(pid int) map[string]string {
+	m := map[string]string{}
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return m
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		k, v, _ := strings.Cut(s.Text(), ":")
+		m[k] = strings.TrimSpace(v)
+	}
+	return m
+}
+
+func processState(t *testing.T, open Open) {
+	b := mustOpen(t, open, proc.Config{})
+	traced := b.Name() == "ptrace"
+	pid, done, cancel := started(t, open, proc.Config{})
+	st := status(pid)
+	if st["NoNewPrivs"] != "1" || st["Seccomp_filters"] != "1" {
+		t.Errorf("NoNewPrivs %q, Seccomp_filters %q", st["NoNewPrivs"], st["Seccomp_filters"])
+	}
+	if tracer := st["TracerPid"]; traced != (tracer != "0") {
+		t.Errorf("TracerPid %s (ptrace backend: %v)", tracer, traced)
+	} else if traced {
+		if _, err := os.Stat("/proc/self/task/" + tracer); err != nil {
+			t.Errorf("the tracer %s is not one of our threads", tracer)
+		}
+	}
+	if os.Geteuid() == 0 { // the process is not dumpable: its files are root's
+		if fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid)); err != nil || len(fds) != 0 {
+			t.Errorf("open files %v (%v)", fds, err)
+		}
+		checkMaps(t, pid)
+		checkLimits(t, pid)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, loader.ErrCanceled) || !errors.Is(err, context.Canceled) {
+		t.Errorf("want a canceled call, got %v", err)
+	}
+	if _, _, alive := Stat(pid); alive {
+		t.Errorf("process %d still exists after its call", pid)
+	}
+}
+
+// checkMaps: the guest part of the address space is exactly the ABI's
+// layout (Loop's image: text at 0x10000, data at 0x20000), shared from the
+// memfd, and there is no vDSO.
+func checkMaps(t *testing.T, pid int) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stackLow := uint64(ContextSize - loader.DefaultStackSize(ContextSize))
+	want := map[string]string{
+		fmt.Sprintf("%08x-%08x", 0x10000, 0x11000):              "r-xs",
+		fmt.Sprintf("%08x-%08x", 0x11000, stackLow-0x1000):      "rw-s",
+		fmt.Sprintf("%08x-%08x", stackLow, uint64(ContextSize)): "rw-s",
+	}
+	var guest []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 6 && (f[5] == "[vdso]" || strings.HasPrefix(f[5], "[vvar")) {
+			t.Errorf("%s is mapped: %s", f[5], line)
+		}
+		lo, _ := strconv.ParseUint(strings.Split(f[0], "-")[0], 16, 64)
+		if lo >= loader.MaxContextSize {
+			continue
+		}
+		guest = append(guest, line)
+		if want[f[0]] != f[1] {
+			t.Errorf("unexpected guest mapping %s", line)
+		}
+		delete(want, f[0])
+	}
+	if len(want) > 0 {
+		t.Errorf("missing guest mappings %v; have:\n%s", want, strings.Join(guest, "\n"))
+	}
+}
+
+func checkLimits(t *testing.T, pid int) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"Max open files", "Max core file size", "Max processes", "Max file size"} {
+		i := strings.Index(string(b), name)
+		if f := strings.Fields(string(b[i+len(name):])); i < 0 || len(f) < 2 || f[0] != "0" || f[1] != "0" {
+			t.Errorf("%s: want 0 0 in\n%s", name, b)
+		}
+	}
+	i := strings.Index(string(b), "Max cpu time")
+	if f := strings.Fields(string(b[i+len("Max cpu time"):])); i < 0 || f[0] == "unlimited" {
+		t.Errorf("no CPU time limit in\n%s", b)
+	}
+}
+
+// fresh: every call has a process of its own and memory no earlier call
+// touched.
+func fresh(t *testing.T, open Open) {
+	var mu sync.Mutex
+	seen := map[int]bool{}
+	b := mustOpen(t, open, proc.Config{OnStart: func(pid int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if seen[pid] {
+			t.Errorf("pid %d used twice", pid)
+		}
+		seen[pid] = true
+	}})
+	scribble := (&Case{Name: "scribble", Code: Scribble()}).Load(t, b)
+	scan := (&Case{Name: "scan", Code: Scan()}).Load(t, b)
+	for i := range 10 {
+		for _, fn := range []sandbox.Function{scribble, scan} {
+			outs, err := fn.Run(context.Background(), nil)
+			outs.Release()
+			if err != nil {
+				t.Fatalf("round %d: %v (scan exits 1 when it finds a scribble)", i, err)
+			}
+		}
+	}
+	if len(seen) != 20 {
+		t.Errorf("20 calls started %d processes", len(seen))
+	}
+}
+
+func cancel(t *testing.T, open Open) {
+	pid, done, cancel := started(t, open, proc.Config{})
+	cancel()
+	if err := <-done; !errors.Is(err, loader.ErrCanceled) {
+		t.Errorf("want ErrCanceled, got %v", err)
+	}
+	if _, _, alive := Stat(pid); alive {
+		t.Errorf("process %d outlived its call", pid)
+	}
+}
+
+func expired(t *testing.T, open Open) {
+	startedAny := false
+	b := mustOpen(t, open, proc.Config{OnStart: func(int) { startedAny = true }})
+	fn := (&Case{Name: "noop", Code: Noop()}).Load(t, b)
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	if _, err := fn.Run(ctx, nil); !errors.Is(err, loader.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("want ErrTimeout, got %v", err)
+	}
+	if startedAny {
+		t.Error("a process was started for a call past its deadline")
+	}
+}
+
+// cpuLimit: without a deadline, RLIMIT_CPU stops a spinning function.
+func cpuLimit(t *testing.T, open Open) {
+	if testing.Short() {
+		t.Skip("spins for two seconds of CPU time")
+	}
+	b := mustOpen(t, open, proc.Config{CPULimit: time.Second})
+	fn := (&Case{Name: "loop", Code: Loop()}).Load(t, b)
+	_, err := fn.Run(context.Background(), nil)
+	if !errors.Is(err, loader.ErrTimeout) || !strings.Contains(err.Error(), "RLIMIT_CPU") {
+		t.Errorf("want a CPU time limit error, got %v", err)
+	}
+}
+
+func closeInFlight(t *testing.T, open Open) {
+	pids := make(chan int, 1)
+	b, err := open(proc.Config{OnStart: func(pid int) { pids <- pid }})
+	if err != nil {
+		t.Skip(err)
+	}
+	fn := (&Case{Name: "loop", Code: Loop()}).Load(t, b)
+	done := make(chan error, 1)
+	go func() {
+		_, err := fn.Run(context.Background(), nil)
+		done <- err
+	}()
+	pid := <-pids
+	b.Close()
+	if err := <-done; !errors.Is(err, proc.ErrClosed) {
+		t.Errorf("in flight: want ErrClosed, got %v", err)
+	}
+	if _, _, alive := Stat(pid); alive {
+		t.Errorf("process %d outlived Close", pid)
+	}
+	if _, err := fn.Run(context.Background(), nil); !errors.Is(err, proc.ErrClosed) {
+		t.Errorf("after Close: want ErrClosed, got %v", err)
+	}
+}
+
+func concurrent(t *testing.T, open Open) {
+	b := mustOpen(t, open, proc.Config{Engines: 3})
+	fn := (&Case{Name: "echo", Code: Echo(0)}).Load(t, b)
+	var wg sync.WaitGroup
+	for g := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 15 {
+				item := loader.Item{Ident: fmt.Sprintf("g%d-%d", g, i), Key: uint64(i), Data: []byte(strings.Repeat("x", g*100+i))}
+				outs, err := fn.Run(context.Background(), []loader.Set{{Ident: "in", Items: []loader.Item{item}}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				got := outs.Set("out").Items
+				if len(got) != 1 || got[0].Ident != item.Ident || string(got[0].Data) != string(item.Data) || got[0].Key != item.Key {
+					t.Errorf("goroutine %d call %d: got %+v", g, i, got)
+				}
+				outs.Release()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// leaks: a thousand calls, half of them failing, leave no file
+// descriptors, processes, goroutines or memory behind.
+func leaks(t *testing.T, open Open) {
+	n := 1000
+	if testing.Short() {
+		n = 100
+	}
+	b := mustOpen(t, open, proc.Config{})
+	echo := (&Case{Name: "echo", Code: Echo(0)}).Load(t, b)
+	bad := (&Case{Name: "write", Code: Syscall(1, 1, DataAddr, 5)}).Load(t, b)
+	run := func() {
+		outs, err := echo.Run(context.Background(), Inputs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs.Release()
+		if _, err := bad.Run(context.Background(), nil); !errors.Is(err, loader.ErrSyscall) {
+			t.Fatal(err)
+		}
+	}
+	for range 20 { // warm up: the runtime's own threads and buffers
+		run()
+	}
+	settle := func() uint64 {
+		runtime.GC()
+		debug.FreeOSMemory()
+		rss, err := RSS()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rss
+	}
+	fds, goroutines, rss := FDs(), runtime.NumGoroutine(), settle()
+	for range n / 2 {
+		run()
+	}
+	if got := FDs(); got != fds {
+		t.Errorf("%d open files before, %d after %d calls", fds, got, n)
+	}
+	if kids := Children(); len(kids) > 0 {
+		t.Errorf("processes left behind: %v", kids)
+	}
+	if g := runtime.NumGoroutine(); g > goroutines+2 {
+		t.Errorf("%d goroutines before, %d after", goroutines, g)
+	}
+	// Generous: each call maps a 4 MiB context; leaking them all would
+	// add gigabytes.
+	const bound = 64 << 20
+	if after := settle(); after > rss+bound {
+		t.Errorf("RSS grew from %d to %d bytes over %d calls (bound %d)", rss, after, n, bound)
+	}
+	// The contexts themselves: no memfd of ours may be left mapped.
+	if maps, err := os.ReadFile(filepath.Join("/proc/self/maps")); err == nil {
+		if k := strings.Count(string(maps), "tessera-context"); k > 0 {
+			t.Errorf("%d context mappings left after all outputs were released", k)
+		}
+	}
+}
