@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 )
@@ -73,14 +74,38 @@ func CacheDir() string {
 	return filepath.Join(os.TempDir(), fmt.Sprintf("tessera-%d", os.Getuid()))
 }
 
-// Build compiles the embedded source name (stub.c or floor.c) into dir,
-// named by the SHA-256 of the source and the flags, unless it is already
-// there. Concurrent builders (parallel test binaries) are safe: each writes
-// a temporary file and renames it into place.
-func Build(name, dir string) (string, error) {
+// StubAvailable reports why no stub can be had here, or nil: TESSERA_STUB
+// names one, the cache holds one, or a C compiler can build one. It builds
+// nothing.
+func StubAvailable() error {
+	if p := os.Getenv(StubEnv); p != "" {
+		return checkBinary(p)
+	}
+	path, _, err := cachePath("stub.c", CacheDir())
+	if err != nil {
+		return err
+	}
+	if checkBinary(path) == nil {
+		return nil
+	}
+	if _, err := exec.LookPath(compiler()); err != nil {
+		return fmt.Errorf("proc: no stub in %s and no C compiler to build one (%v); set %s", CacheDir(), err, StubEnv)
+	}
+	return nil
+}
+
+func compiler() string {
+	if cc := os.Getenv("CC"); cc != "" {
+		return cc
+	}
+	return "gcc"
+}
+
+// cachePath returns where Build puts name, and its source.
+func cachePath(name, dir string) (string, []byte, error) {
 	src, err := sources.ReadFile("stub/" + name)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	h := sha256.New()
 	h.Write(src)
@@ -88,18 +113,27 @@ func Build(name, dir string) (string, error) {
 		h.Write([]byte{0})
 		h.Write([]byte(f))
 	}
-	base := name[:len(name)-len(filepath.Ext(name))]
-	path := filepath.Join(dir, fmt.Sprintf("%s-%s", base, hex.EncodeToString(h.Sum(nil))[:24]))
+	base := strings.TrimSuffix(name, filepath.Ext(name))
+	return filepath.Join(dir, fmt.Sprintf("%s-%s", base, hex.EncodeToString(h.Sum(nil))[:24])), src, nil
+}
+
+// Build compiles the embedded source name (stub.c or floor.c) into dir,
+// named by the SHA-256 of the source and the flags, unless it is already
+// there. Concurrent builders (parallel test binaries) are safe: each writes
+// a temporary file and renames it into place.
+func Build(name, dir string) (string, error) {
+	path, src, err := cachePath(name, dir)
+	if err != nil {
+		return "", err
+	}
+	base := strings.TrimSuffix(name, filepath.Ext(name))
 	if err := checkBinary(path); err == nil {
 		return path, nil
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("proc: creating the stub cache: %w", err)
 	}
-	cc := os.Getenv("CC")
-	if cc == "" {
-		cc = "gcc"
-	}
+	cc := compiler()
 	tmp, err := os.CreateTemp(dir, base+".tmp-*")
 	if err != nil {
 		return "", fmt.Errorf("proc: creating the stub cache: %w", err)

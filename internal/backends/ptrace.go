@@ -1,0 +1,16 @@
+package backends
+
+import (
+	"tessera/internal/sandbox"
+	"tessera/ptraceiso"
+)
+
+func init() {
+	register("ptrace", func(o Options) (sandbox.Backend, error) {
+		r, err := ptraceiso.New(ptraceiso.Config{Engines: o.Engines})
+		if err != nil {
+			return nil, err
+		}
+		return r.Backend(), nil
+	}, probeProcess)
+}
