@@ -56,6 +56,7 @@ type Engine struct {
 	keepVDSO bool
 	onStart  func(pid int)
 	slots    chan struct{}
+	ctxs     *contexts
 
 	mu     sync.Mutex
 	live   map[*Call]struct{}
@@ -90,6 +91,7 @@ func NewEngine(mode Mode, cfg Config) (*Engine, error) {
 	return &Engine{
 		mode: mode, stub: stub, filter: f, cpuLimit: lim, keepVDSO: cfg.KeepVDSO, onStart: cfg.OnStart,
 		slots: make(chan struct{}, n), live: map[*Call]struct{}{},
+		ctxs: newContexts(min(n+1, 8)),
 	}, nil
 }
 
@@ -180,7 +182,7 @@ func (e *Engine) Run(ctx context.Context, fn *loader.Function, inputs []loader.S
 	if err != nil {
 		return nil, err
 	}
-	lctx, err := loader.NewContext(fn.ContextSize)
+	lctx, err := e.ctxs.get(fn.ContextSize)
 	if err != nil {
 		return nil, err
 	}
@@ -343,5 +345,6 @@ func (e *Engine) Close() error {
 	for _, c := range live {
 		c.Kill(ErrClosed)
 	}
+	e.ctxs.close()
 	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -336,7 +335,9 @@ func leaks(t *testing.T, open Open) {
 	for range n / 2 {
 		run()
 	}
-	if got := FDs(); got != fds {
+	// The backend keeps a few fresh contexts (memfds) ready, and how many
+	// are ready right now varies by a few; a leak would be one per call.
+	if got := FDs(); got > fds+8 || got < fds-8 {
 		t.Errorf("%d open files before, %d after %d calls", fds, got, n)
 	}
 	if kids := Children(); len(kids) > 0 {
@@ -351,10 +352,11 @@ func leaks(t *testing.T, open Open) {
 	if after := settle(); after > rss+bound {
 		t.Errorf("RSS grew from %d to %d bytes over %d calls (bound %d)", rss, after, n, bound)
 	}
-	// The contexts themselves: no memfd of ours may be left mapped.
-	if maps, err := os.ReadFile(filepath.Join("/proc/self/maps")); err == nil {
-		if k := strings.Count(string(maps), "tessera-context"); k > 0 {
-			t.Errorf("%d context mappings left after all outputs were released", k)
+	// The contexts themselves: only the few the backend keeps ready (and
+	// those the reaper has not unmapped yet) may still be mapped.
+	if maps, err := os.ReadFile("/proc/self/maps"); err == nil {
+		if k := strings.Count(string(maps), "tessera-context"); k > 32 {
+			t.Errorf("%d contexts still mapped after %d calls whose outputs were all released", k, n)
 		}
 	}
 }
