@@ -12,14 +12,14 @@
 // calling goroutine's thread, which Run locks: ptrace takes requests only
 // from the tracer thread, and every ptrace and wait call is made there.
 //
-// The filter returns SECCOMP_RET_ALLOW for exit_group, exit and, for
-// binaries built with Dandelion's SDK for its process backend,
-// arch_prctl(ARCH_SET_FS, addr) with addr inside the context; everything
+// The filter returns SECCOMP_RET_ALLOW for exit_group and exit; everything
 // else (including int $0x80 and the x32 ABI) is SECCOMP_RET_TRACE. So the
 // tracee never stops on the way to a normal exit, and the tracer sees a
-// PTRACE_EVENT_SECCOMP stop exactly when the function does something
-// forbidden: it reads the call with PTRACE_GET_SYSCALL_INFO, kills the
-// process and returns a *SyscallError. A fault stops the tracee with its
+// PTRACE_EVENT_SECCOMP stop exactly when the function makes any other call:
+// it reads it with PTRACE_GET_SYSCALL_INFO and lets it run only if it is
+// arch_prctl(ARCH_SET_FS, addr) with addr inside the context (binaries
+// built with Dandelion's SDK for its process backend set their thread
+// pointer so); otherwise it kills the process and returns a *SyscallError. A fault stops the tracee with its
 // signal: the tracer reads siginfo and registers, decodes the instruction
 // at RIP from the context with x86asm and returns a *SignalError (or a
 // *SyscallError for a refused sysenter). The tracee never outlives the call.

@@ -14,6 +14,12 @@ import (
 // Config configures a Runner. The zero value is ready to use.
 type Config = proc.Config
 
+// How a call's process is made (Config.Spawn); see docs/process-backends.md.
+const (
+	SpawnServer = proc.SpawnServer // forked by a stub server (the default)
+	SpawnExec   = proc.SpawnExec   // vfork+exec of the stub per call
+)
+
 // SyscallError reports a blocked system call: its number, name, arguments
 // and the instruction that made it. errors.Is(err, loader.ErrSyscall).
 type SyscallError = proc.SyscallError
@@ -39,10 +45,11 @@ func New(cfg Config) (*Runner, error) {
 // SECCOMP_RET_TRACE verdicts (PTRACE_EVENT_SECCOMP).
 const options = unix.PTRACE_O_EXITKILL | unix.PTRACE_O_TRACESECCOMP
 
-// supervise attaches to the stub (which waits for that before it installs
-// its filter), lets it go, and waits. A well-behaved function never stops:
-// the filter allows its exit (and a checked arch_prctl). Anything else
-// stops it, is explained, and kills it.
+// supervise attaches to the new process (which waits for that before it
+// runs the function), lets it go, and waits. A well-behaved function stops
+// at most for arch_prctl(ARCH_SET_FS) (Dandelion's SDK), which the tracer
+// checks and lets run; the filter allows its exit. Anything else stops it,
+// is explained, and kills it.
 func supervise(c *proc.Call) (unix.WaitStatus, error) {
 	if err := seize(c.Pid, options); err != nil {
 		ws, _ := c.Reap()
@@ -69,8 +76,8 @@ func supervise(c *proc.Call) (unix.WaitStatus, error) {
 		}
 		deliver, failure := stopped(c, ws)
 		if failure == nil {
-			// Not the function's doing (a signal from outside, or one the
-			// stub raised): let it take its course.
+			// An allowed call, or a signal that is not the function's
+			// doing (from outside, or raised by the stub): go on.
 			if err := unix.PtraceCont(c.Pid, int(deliver)); err != nil && !errors.Is(err, unix.ESRCH) {
 				ws, _ = c.Reap()
 				return ws, fmt.Errorf("ptraceiso: resuming the function's process: %w", err)
@@ -96,6 +103,9 @@ func stopped(c *proc.Call, ws unix.WaitStatus) (deliver syscall.Signal, failure 
 		si, err := getSyscallInfo(c.Pid)
 		if err != nil {
 			return 0, fmt.Errorf("ptraceiso: %w: reading the blocked call: %v", loader.ErrSyscall, err)
+		}
+		if proc.TraceAllows(si.arch, si.nr, si.args, c.Layout.Size) {
+			return 0, nil // arch_prctl(ARCH_SET_FS) inside the context: let it run
 		}
 		return 0, proc.NewSyscallError(si.arch, int(si.nr), si.args, si.ip)
 	case sig == unix.SIGTRAP && ws.TrapCause() > 0:

@@ -9,17 +9,10 @@ import (
 	"tessera/ptraceiso"
 )
 
-func TestSuite(t *testing.T) {
-	r, err := ptraceiso.New(ptraceiso.Config{})
-	if err != nil {
-		t.Skip(err)
-	}
-	defer r.Close()
-	proctest.Suite(t, r.Backend())
-}
-
-func TestLifecycle(t *testing.T) {
-	proctest.Lifecycle(t, func(cfg proc.Config) (sandbox.Backend, error) {
+// TestBackend runs every example and hostile guest and the process
+// lifecycle tests, with both ways of making a call's process.
+func TestBackend(t *testing.T) {
+	proctest.Run(t, func(cfg proc.Config) (sandbox.Backend, error) {
 		r, err := ptraceiso.New(cfg)
 		if err != nil {
 			return nil, err

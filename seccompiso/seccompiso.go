@@ -12,6 +12,12 @@ import (
 // Config configures a Runner. The zero value is ready to use.
 type Config = proc.Config
 
+// How a call's process is made (Config.Spawn); see docs/process-backends.md.
+const (
+	SpawnServer = proc.SpawnServer // forked by a stub server (the default)
+	SpawnExec   = proc.SpawnExec   // vfork+exec of the stub per call
+)
+
 // SyscallError reports a blocked system call: its number, name, arguments
 // and the instruction that made it. errors.Is(err, loader.ErrSyscall).
 type SyscallError = proc.SyscallError

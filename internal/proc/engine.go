@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -33,6 +34,31 @@ type Config struct {
 	// after it started, before it runs the function (tests, tracing). It
 	// must return quickly.
 	OnStart func(pid int)
+	// Spawn chooses how each call's process is made (default SpawnServer).
+	Spawn Spawn
+}
+
+// Spawn is how an engine gets a brand-new process for a call.
+type Spawn uint8
+
+const (
+	// SpawnServer: a stub server per engine slot forks a child per call
+	// (clone(CLONE_PARENT)); the child inherits the server's filter, so
+	// nothing is compiled per call, and no exec happens. The default.
+	SpawnServer Spawn = iota
+	// SpawnExec: syscall.ForkExec (clone(CLONE_VM|CLONE_VFORK) + execve)
+	// of the stub per call, which installs the filter itself.
+	SpawnExec
+)
+
+func (s Spawn) String() string {
+	switch s {
+	case SpawnServer:
+		return "server"
+	case SpawnExec:
+		return "exec"
+	}
+	return fmt.Sprintf("Spawn(%d)", s)
 }
 
 // DefaultCPULimit bounds the CPU time of a call that has no deadline.
@@ -55,13 +81,19 @@ type Engine struct {
 	cpuLimit time.Duration
 	keepVDSO bool
 	onStart  func(pid int)
-	slots    chan struct{}
+	spawn    Spawn
+	slots    chan *slot
 	ctxs     *contexts
+	spawner  *spawner // SpawnServer: the thread that starts the servers
 
-	mu     sync.Mutex
-	live   map[*Call]struct{}
-	closed bool
+	mu      sync.Mutex
+	live    map[*Call]struct{}
+	servers map[*server]struct{}
+	closed  bool
 }
+
+// slot is the right to run one call at a time, with its stub server.
+type slot struct{ srv *server }
 
 // NewEngine builds the filter for mode and finds (or builds) the stub.
 func NewEngine(mode Mode, cfg Config) (*Engine, error) {
@@ -88,11 +120,21 @@ func NewEngine(mode Mode, cfg Config) (*Engine, error) {
 	if lim <= 0 {
 		lim = DefaultCPULimit
 	}
-	return &Engine{
+	if cfg.Spawn > SpawnExec {
+		return nil, fmt.Errorf("proc: unknown spawn method %v", cfg.Spawn)
+	}
+	e := &Engine{
 		mode: mode, stub: stub, filter: f, cpuLimit: lim, keepVDSO: cfg.KeepVDSO, onStart: cfg.OnStart,
-		slots: make(chan struct{}, n), live: map[*Call]struct{}{},
+		spawn: cfg.Spawn, slots: make(chan *slot, n), live: map[*Call]struct{}{}, servers: map[*server]struct{}{},
 		ctxs: newContexts(min(n+1, 8)),
-	}, nil
+	}
+	for range n {
+		e.slots <- &slot{}
+	}
+	if e.spawn == SpawnServer {
+		e.spawner = newSpawner()
+	}
+	return e, nil
 }
 
 // Mode returns the engine's mode.
@@ -169,12 +211,13 @@ func (e *Engine) Run(ctx context.Context, fn *loader.Function, inputs []loader.S
 	if err := CtxError(ctx); err != nil {
 		return nil, err
 	}
+	var sl *slot
 	select {
-	case e.slots <- struct{}{}:
+	case sl = <-e.slots:
 	case <-ctx.Done():
 		return nil, CtxError(ctx)
 	}
-	defer func() { <-e.slots }()
+	defer e.putSlot(sl)
 	if fn == nil || fn.Image == nil {
 		return nil, errors.New("proc: no function")
 	}
@@ -191,7 +234,7 @@ func (e *Engine) Run(ctx context.Context, fn *loader.Function, inputs []loader.S
 	if err != nil {
 		return nil, err
 	}
-	arg, err := e.arg(ctx, fn, l)
+	p, err := e.params(ctx, fn, l)
 	if err != nil {
 		return nil, err
 	}
@@ -200,9 +243,12 @@ func (e *Engine) Run(ctx context.Context, fn *loader.Function, inputs []loader.S
 		return nil, ErrClosed
 	}
 	defer e.untrack(c)
-	pid, pidfd, err := spawn(e.stub, []string{"tessera-stub", arg}, lctx.Fd())
+	pid, pidfd, err := e.start(sl, p, lctx.Fd())
 	if err != nil {
-		return nil, fmt.Errorf("proc: starting %s: %w", e.stub, err)
+		if e.isClosed() {
+			return nil, ErrClosed
+		}
+		return nil, err
 	}
 	c.mu.Lock()
 	c.Pid, c.pidfd = pid, pidfd
@@ -224,32 +270,111 @@ func (e *Engine) Run(ctx context.Context, fn *loader.Function, inputs []loader.S
 	return finish(c, ws)
 }
 
-// arg builds the stub's argument for one call.
-func (e *Engine) arg(ctx context.Context, fn *loader.Function, l *loader.Layout) (string, error) {
+// params builds the stub's parameters for one call.
+func (e *Engine) params(ctx context.Context, fn *loader.Function, l *loader.Layout) (*Params, error) {
 	regions, err := Regions(fn.Image, l)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	cpu := e.cpuLimit
 	if d, ok := ctx.Deadline(); ok {
 		cpu = time.Until(d)
 	}
 	soft := uint64(math.Ceil(max(cpu.Seconds(), 0))) + 1
-	p := Params{
+	p := &Params{
 		Size: l.Size, Entry: l.Entry, StackTop: l.StackTop, Record: RecordOffset, Handshake: HandshakeOffset,
-		CPUSoft: soft, CPUHard: soft + 1, ASLimit: l.Size + asSlack,
-		Regions: regions, Filter: e.filter.For(l.Size),
+		CPUSoft: soft, CPUHard: soft + 1, ASLimit: l.Size + asSlack, PPid: uint64(os.Getpid()),
+		Regions: regions,
 	}
-	switch e.mode {
-	case ModeSeccomp:
-		p.Flags |= FlagSeccompHandlers
-	case ModePtrace:
+	if e.mode == ModePtrace {
 		p.Flags |= FlagHandshake
 	}
-	if e.keepVDSO {
-		p.Flags |= FlagKeepVDSO
+	if e.spawn == SpawnExec {
+		p.Filter = e.filter.Program()
+		p.Flags |= e.serverFlags()
 	}
-	return p.Arg()
+	return p, nil
+}
+
+// serverFlags are the flags that hold for every call of the engine: a
+// server gets them once, an exec'd stub with each call.
+func (e *Engine) serverFlags() uint64 {
+	var f uint64
+	if e.mode == ModeSeccomp {
+		f |= FlagSeccompHandlers
+	}
+	if e.keepVDSO {
+		f |= FlagKeepVDSO
+	}
+	return f
+}
+
+// start makes the call's process.
+func (e *Engine) start(sl *slot, p *Params, memfd int) (pid, pidfd int, err error) {
+	if e.spawn == SpawnExec {
+		arg, err := p.Arg()
+		if err != nil {
+			return 0, -1, err
+		}
+		pid, pidfd, err = spawn(e.stub, []string{"tessera-stub", arg}, memfd)
+		if err != nil {
+			return 0, -1, fmt.Errorf("proc: starting %s: %w", e.stub, err)
+		}
+		return pid, pidfd, nil
+	}
+	b, err := p.Encode()
+	if err != nil {
+		return 0, -1, err
+	}
+	// A server that died (killed from outside) is replaced once.
+	for attempt := 0; ; attempt++ {
+		if sl.srv == nil {
+			if sl.srv, err = e.startServer(); err != nil {
+				return 0, -1, err
+			}
+		}
+		pid, pidfd, err = sl.srv.fork(b, memfd)
+		if err == nil || attempt > 0 || !errors.Is(err, errServerGone) {
+			return pid, pidfd, err
+		}
+		e.stopServer(sl)
+	}
+}
+
+func (e *Engine) startServer() (*server, error) {
+	e.mu.Lock()
+	closed := e.closed
+	e.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	srv, err := startServer(e.spawner, e.stub, e.serverFlags(), e.filter)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	e.servers[srv] = struct{}{}
+	e.mu.Unlock()
+	return srv, nil
+}
+
+func (e *Engine) stopServer(sl *slot) {
+	if sl.srv == nil {
+		return
+	}
+	e.mu.Lock()
+	delete(e.servers, sl.srv)
+	e.mu.Unlock()
+	sl.srv.close()
+	sl.srv = nil
+}
+
+// putSlot returns a slot after a call; after Close its server goes.
+func (e *Engine) putSlot(sl *slot) {
+	if e.isClosed() {
+		e.stopServer(sl)
+	}
+	e.slots <- sl
 }
 
 // finish turns the final wait status into the call's result.
@@ -346,5 +471,18 @@ func (e *Engine) Close() error {
 		c.Kill(ErrClosed)
 	}
 	e.ctxs.close()
+	// Idle slots give up their servers now, busy ones when their call
+	// returns them (putSlot).
+	for range cap(e.slots) {
+		select {
+		case sl := <-e.slots:
+			e.stopServer(sl)
+			e.slots <- sl
+		default:
+		}
+	}
+	if e.spawner != nil {
+		e.spawner.close()
+	}
 	return nil
 }

@@ -7,8 +7,6 @@ import (
 
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
-
-	"tessera/loader"
 )
 
 // seccompData lays out struct seccomp_data for x/net/bpf's VM. The kernel
@@ -29,49 +27,42 @@ func seccompData(arch uint32, nr uint32, ip uint64, args [6]uint64) []byte {
 	return b
 }
 
-func vm(t *testing.T, f *Filter, size uint64) *bpf.VM {
+func vm(t *testing.T, prog []bpf.RawInstruction) *bpf.VM {
 	t.Helper()
-	prog, ok := bpf.Disassemble(f.For(size))
+	insns, ok := bpf.Disassemble(prog)
 	if !ok {
 		t.Fatal("the filter has instructions x/net/bpf cannot disassemble")
 	}
-	v, err := bpf.NewVM(prog)
+	v, err := bpf.NewVM(insns)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return v
 }
 
-func verdict(t *testing.T, v *bpf.VM, arch, nr uint32, args [6]uint64) uint32 {
+func verdict(t *testing.T, v *bpf.VM, arch, nr uint32, ip uint64, args [6]uint64) uint32 {
 	t.Helper()
-	out, err := v.Run(seccompData(arch, nr, 0x10000, args))
+	out, err := v.Run(seccompData(arch, nr, ip, args))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return uint32(out)
 }
 
-// reference is the policy both filters implement, written plainly.
-func reference(mode Mode, size uint64, arch, nr uint32, args [6]uint64) uint32 {
-	deny := uint32(unix.SECCOMP_RET_TRAP)
+// policy is what both filters implement, written plainly.
+func policy(mode Mode, arch, nr uint32) uint32 {
+	if arch == unix.AUDIT_ARCH_X86_64 && (nr == unix.SYS_EXIT_GROUP || nr == unix.SYS_EXIT) {
+		return unix.SECCOMP_RET_ALLOW
+	}
 	if mode == ModePtrace {
-		deny = unix.SECCOMP_RET_TRACE
+		return unix.SECCOMP_RET_TRACE
 	}
-	switch {
-	case arch != unix.AUDIT_ARCH_X86_64 || nr >= x32SyscallBit:
-		return deny
-	case nr == unix.SYS_EXIT_GROUP || nr == unix.SYS_EXIT:
-		return unix.SECCOMP_RET_ALLOW
-	case mode == ModePtrace && nr == unix.SYS_ARCH_PRCTL && args[0] == archSetFS && args[1] < size:
-		return unix.SECCOMP_RET_ALLOW
-	}
-	return deny
+	return unix.SECCOMP_RET_TRAP
 }
 
-func TestFilterTable(t *testing.T) {
+func TestFilterPolicy(t *testing.T) {
 	const x86, i386 = unix.AUDIT_ARCH_X86_64, unix.AUDIT_ARCH_I386
 	const trap, trace, allow = unix.SECCOMP_RET_TRAP, unix.SECCOMP_RET_TRACE, unix.SECCOMP_RET_ALLOW
-	const size = 4 << 20
 	tests := []struct {
 		name          string
 		arch, nr      uint32
@@ -85,88 +76,106 @@ func TestFilterTable(t *testing.T) {
 		{"exit_group via int $0x80", i386, 252, [6]uint64{}, trap, trace},
 		{"exit via int $0x80", i386, 1, [6]uint64{}, trap, trace},
 		{"x32 exit_group", x86, x32SyscallBit | unix.SYS_EXIT_GROUP, [6]uint64{}, trap, trace},
-		{"x32 read", x86, x32SyscallBit | unix.SYS_READ, [6]uint64{}, trap, trace},
+		{"x32 exit", x86, x32SyscallBit | unix.SYS_EXIT, [6]uint64{}, trap, trace},
 		{"number -1", x86, 0xffffffff, [6]uint64{}, trap, trace},
 		{"unknown arch", 0xdeadbeef, unix.SYS_EXIT_GROUP, [6]uint64{}, trap, trace},
-		{"arch_prctl SET_FS inside", x86, unix.SYS_ARCH_PRCTL, [6]uint64{archSetFS, 0x20400}, trap, allow},
-		{"arch_prctl SET_FS 0", x86, unix.SYS_ARCH_PRCTL, [6]uint64{archSetFS, 0}, trap, allow},
-		{"arch_prctl SET_FS last byte", x86, unix.SYS_ARCH_PRCTL, [6]uint64{archSetFS, size - 1}, trap, allow},
-		{"arch_prctl SET_FS at the end", x86, unix.SYS_ARCH_PRCTL, [6]uint64{archSetFS, size}, trap, trace},
-		{"arch_prctl SET_FS high word", x86, unix.SYS_ARCH_PRCTL, [6]uint64{archSetFS, 1<<32 | 0x20400}, trap, trace},
-		{"arch_prctl SET_FS kernel address", x86, unix.SYS_ARCH_PRCTL, [6]uint64{archSetFS, 0xffff_8000_0000_0000}, trap, trace},
-		{"arch_prctl SET_FS code with high bits", x86, unix.SYS_ARCH_PRCTL, [6]uint64{1<<32 | archSetFS, 0x20400}, trap, trace},
-		{"arch_prctl GET_FS", x86, unix.SYS_ARCH_PRCTL, [6]uint64{0x1003, 0x20400}, trap, trace},
-		{"arch_prctl SET_GS", x86, unix.SYS_ARCH_PRCTL, [6]uint64{0x1001, 0x20400}, trap, trace},
-		{"arch_prctl via int $0x80", i386, 384, [6]uint64{archSetFS, 0x20400}, trap, trace},
+		// arch_prctl goes to the tracer, which checks it (TraceAllows).
+		{"arch_prctl SET_FS", x86, unix.SYS_ARCH_PRCTL, [6]uint64{archSetFS, 0x20400}, trap, trace},
 	}
 	for _, mode := range []Mode{ModeSeccomp, ModePtrace} {
 		f, err := NewFilter(mode)
 		if err != nil {
 			t.Fatal(err)
 		}
-		v := vm(t, f, size)
+		v := vm(t, f.Program())
 		for _, tt := range tests {
 			want := tt.seccomp
 			if mode == ModePtrace {
 				want = tt.ptrc
 			}
-			if got := verdict(t, v, tt.arch, tt.nr, tt.args); got != want {
+			if got := verdict(t, v, tt.arch, tt.nr, 0x10002, tt.args); got != want {
 				t.Errorf("%v: %s: got %#x, want %#x", mode, tt.name, got, want)
 			}
 		}
 	}
+	if _, err := NewFilter(Mode(9)); err == nil {
+		t.Error("NewFilter accepted an unknown mode")
+	}
 }
 
-// The ptrace filter's address bound is patched per context size; check it
-// around the boundary for sizes whose high word is 0, 1 and 16, and against
-// the reference policy for random inputs.
-func TestFilterBoundsAndRandom(t *testing.T) {
-	f, err := NewFilter(ModePtrace)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := NewFilter(ModeSeccomp)
-	if err != nil {
-		t.Fatal(err)
-	}
+// The server's filter lets through exactly the calls whose instruction ends
+// in (lo, hi] and applies the policy to all others, for gates anywhere.
+func TestFilterGate(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, size := range []uint64{0x20000, 4 << 20, 1 << 32, 1<<32 + 0x3000, 6 << 30, loader.MaxContextSize} {
-		v, vs := vm(t, f, size), vm(t, s, size)
-		addrs := []uint64{0, 1, size - 1, size, size + 1, size &^ 0xffffffff, size | 0xffffffff, size - 1<<32, size + 1<<32, ^uint64(0)}
-		for range 2000 {
-			addrs = append(addrs, rng.Uint64N(2*size), rng.Uint64())
+	for _, mode := range []Mode{ModeSeccomp, ModePtrace} {
+		f, err := NewFilter(mode)
+		if err != nil {
+			t.Fatal(err)
 		}
-		for _, addr := range addrs {
-			for _, nr := range []uint32{unix.SYS_ARCH_PRCTL, uint32(rng.IntN(460)), rng.Uint32()} {
-				args := [6]uint64{archSetFS, addr, rng.Uint64()}
-				if rng.IntN(4) == 0 {
-					args[0] = rng.Uint64N(0x1005)
-				}
-				arch := uint32(unix.AUDIT_ARCH_X86_64)
-				if rng.IntN(8) == 0 {
+		for _, gate := range [][2]uint64{
+			{0x7f12_3456_0000, 0x7f12_3456_3002},
+			{0x5555_0000_0000, 0x5555_0000_1000},
+			{0x7fff_ffff_0000, 0x7fff_ffff_fff0},
+			{0x1_0000_0000, 0x1_0000_4000},
+		} {
+			lo, hi := gate[0], gate[1]
+			prog, err := f.Gated(lo, hi)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := vm(t, prog)
+			ips := []uint64{0, lo - 1, lo, lo + 1, lo + 2, hi - 1, hi, hi + 1, hi + 2, lo - 1<<32, hi + 1<<32, lo ^ 1<<63, hi | 0xffffffff, 0x10002}
+			for range 3000 {
+				ips = append(ips, lo-0x10000+rng.Uint64N(hi-lo+0x20000), rng.Uint64())
+			}
+			for _, ip := range ips {
+				arch, nr := uint32(unix.AUDIT_ARCH_X86_64), rng.Uint32N(460)
+				switch rng.IntN(6) {
+				case 0:
 					arch = unix.AUDIT_ARCH_I386
+				case 1:
+					nr = unix.SYS_EXIT_GROUP
 				}
-				if got, want := verdict(t, v, arch, nr, args), reference(ModePtrace, size, arch, nr, args); got != want {
-					t.Fatalf("ptrace, size %#x: arch %#x nr %d args %#x: got %#x, want %#x", size, arch, nr, args[:2], got, want)
+				want := policy(mode, arch, nr)
+				if ip > lo && ip <= hi {
+					want = unix.SECCOMP_RET_ALLOW
 				}
-				if got, want := verdict(t, vs, arch, nr, args), reference(ModeSeccomp, size, arch, nr, args); got != want {
-					t.Fatalf("seccomp, size %#x: arch %#x nr %d args %#x: got %#x, want %#x", size, arch, nr, args[:2], got, want)
+				if got := verdict(t, v, arch, nr, ip, [6]uint64{}); got != want {
+					t.Fatalf("%v gate (%#x, %#x]: ip %#x arch %#x nr %d: got %#x, want %#x", mode, lo, hi, ip, arch, nr, got, want)
 				}
 			}
 		}
+		if _, err := f.Gated(0x7fff_ffff_f000, 0x8000_0000_1000); err == nil {
+			t.Error("a gate across a 4 GiB boundary was accepted")
+		}
+		if _, err := f.Gated(0x5000, 0x5000); err == nil {
+			t.Error("an empty gate was accepted")
+		}
 	}
 }
 
-func TestFilterForCopies(t *testing.T) {
-	f, err := NewFilter(ModePtrace)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, b := f.For(1<<20), f.For(1<<30)
-	if &a[0] == &b[0] || a[f.loAt].K != 1<<20 || b[f.loAt].K != 1<<30 {
-		t.Errorf("For must patch a fresh copy: %v %v", a[f.loAt], b[f.loAt])
-	}
-	if _, err := NewFilter(Mode(9)); err == nil {
-		t.Error("NewFilter accepted an unknown mode")
+func TestTraceAllows(t *testing.T) {
+	const size = 4 << 20
+	x86 := uint32(unix.AUDIT_ARCH_X86_64)
+	for _, tt := range []struct {
+		arch uint32
+		nr   uint64
+		args [6]uint64
+		want bool
+	}{
+		{x86, unix.SYS_ARCH_PRCTL, [6]uint64{archSetFS, 0x20400}, true},
+		{x86, unix.SYS_ARCH_PRCTL, [6]uint64{archSetFS, 0}, true},
+		{x86, unix.SYS_ARCH_PRCTL, [6]uint64{archSetFS, size - 1}, true},
+		{x86, unix.SYS_ARCH_PRCTL, [6]uint64{archSetFS, size}, false},
+		{x86, unix.SYS_ARCH_PRCTL, [6]uint64{archSetFS, 1<<32 | 0x20400}, false},
+		{x86, unix.SYS_ARCH_PRCTL, [6]uint64{1<<32 | archSetFS, 0x20400}, false},
+		{x86, unix.SYS_ARCH_PRCTL, [6]uint64{0x1003, 0x20400}, false}, // ARCH_GET_FS writes memory
+		{x86, unix.SYS_ARCH_PRCTL, [6]uint64{0x1001, 0x20400}, false}, // ARCH_SET_GS
+		{unix.AUDIT_ARCH_I386, 384, [6]uint64{archSetFS, 0x20400}, false},
+		{x86, unix.SYS_WRITE, [6]uint64{archSetFS, 0x20400}, false},
+	} {
+		if got := TraceAllows(tt.arch, tt.nr, tt.args, size); got != tt.want {
+			t.Errorf("%#x %d %#x: got %v", tt.arch, tt.nr, tt.args[:2], got)
+		}
 	}
 }

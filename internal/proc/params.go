@@ -15,7 +15,7 @@ import (
 // mirrored by struct params in stub/stub.c.
 const (
 	paramsMagic  = 0x3130425554535354 // "TSSTUB01"
-	paramsHeader = 12 * 8
+	paramsHeader = 13 * 8
 	regionSize   = 3 * 8
 	filterInsn   = 8
 
@@ -62,8 +62,9 @@ type Params struct {
 	CPUSoft   uint64 // RLIMIT_CPU in seconds: SIGXCPU
 	CPUHard   uint64 // RLIMIT_CPU hard limit: SIGKILL
 	ASLimit   uint64 // RLIMIT_AS in bytes
+	PPid      uint64 // the host's pid: the process must be its child
 	Regions   []Region
-	Filter    []bpf.RawInstruction
+	Filter    []bpf.RawInstruction // installed by an exec'd stub; empty for a server's child
 }
 
 // The control page is page 0 of the context's memfd. Guest addresses start
@@ -149,13 +150,13 @@ func alignUp(v, a uint64) uint64 { return (v + a - 1) &^ (a - 1) }
 
 // Encode returns the binary parameter block.
 func (p *Params) Encode() ([]byte, error) {
-	if len(p.Regions) > maxRegions || len(p.Filter) == 0 || len(p.Filter) > maxFilter {
-		return nil, fmt.Errorf("proc: %d regions and %d filter instructions (limits %d and 1..%d)", len(p.Regions), len(p.Filter), maxRegions, maxFilter)
+	if len(p.Regions) > maxRegions || len(p.Filter) > maxFilter {
+		return nil, fmt.Errorf("proc: %d regions and %d filter instructions (limits %d and %d)", len(p.Regions), len(p.Filter), maxRegions, maxFilter)
 	}
 	b := make([]byte, 0, paramsHeader+len(p.Regions)*regionSize+len(p.Filter)*filterInsn)
 	le := binary.LittleEndian
 	for _, v := range []uint64{paramsMagic, p.Flags, p.Size, p.Entry, p.StackTop, p.Record, p.Handshake,
-		p.CPUSoft, p.CPUHard, p.ASLimit, uint64(len(p.Regions)), uint64(len(p.Filter))} {
+		p.CPUSoft, p.CPUHard, p.ASLimit, p.PPid, uint64(len(p.Regions)), uint64(len(p.Filter))} {
 		b = le.AppendUint64(b, v)
 	}
 	for _, r := range p.Regions {
@@ -171,7 +172,7 @@ func (p *Params) Encode() ([]byte, error) {
 	return b, nil
 }
 
-// Arg returns the parameter block as the stub's argument.
+// Arg returns the parameter block as the exec'd stub's argument.
 func (p *Params) Arg() (string, error) {
 	b, err := p.Encode()
 	if err != nil {

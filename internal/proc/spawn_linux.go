@@ -77,3 +77,15 @@ func release(mem []byte, off uint64) error {
 // futexWake is FUTEX_WAKE without FUTEX_PRIVATE_FLAG: the word is shared
 // with another process.
 const futexWake = 1
+
+// SpawnAndWait starts path without files or arguments exactly as the
+// engine starts the stub (the same primitive and attributes) and reaps it.
+// Benchmarks measure the floor of a process sandbox with it.
+func SpawnAndWait(path string) (unix.WaitStatus, error) {
+	pid, pidfd, err := spawn(path, []string{path}, -1)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(pidfd)
+	return wait(pid)
+}

@@ -3,6 +3,7 @@ package proctest
 import (
 	"bufio"
 	"context"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"tessera/internal/proc"
 	"tessera/internal/sandbox"
@@ -25,8 +28,16 @@ type Open func(cfg proc.Config) (sandbox.Backend, error)
 // Lifecycle runs the tests about processes rather than guests: what the
 // function's process looks like, that every call gets a new one, deadlines
 // and cancellation, Close, concurrency, and that many calls leak nothing.
-func Lifecycle(t *testing.T, open Open) {
+// Every backend it opens uses the given spawn method.
+func Lifecycle(t *testing.T, open Open, spawn proc.Spawn) {
+	inner := open
+	open = func(cfg proc.Config) (sandbox.Backend, error) {
+		cfg.Spawn = spawn
+		return inner(cfg)
+	}
 	t.Run("process_state", func(t *testing.T) { processState(t, open) })
+	t.Run("setup_code_gone", func(t *testing.T) { setupCodeGone(t, open, spawn) })
+	t.Run("server_restart", func(t *testing.T) { serverRestart(t, open, spawn) })
 	t.Run("fresh", func(t *testing.T) { fresh(t, open) })
 	t.Run("cancel", func(t *testing.T) { cancel(t, open) })
 	t.Run("expired", func(t *testing.T) { expired(t, open) })
@@ -34,6 +45,7 @@ func Lifecycle(t *testing.T, open Open) {
 	t.Run("close", func(t *testing.T) { closeInFlight(t, open) })
 	t.Run("concurrent", func(t *testing.T) { concurrent(t, open) })
 	t.Run("leaks", func(t *testing.T) { leaks(t, open) })
+	// Every backend above is closed: not even a stub server may be left.
 	if kids := Children(); len(kids) > 0 {
 		t.Errorf("processes left behind: %v", kids)
 	}
@@ -70,16 +82,40 @@ func started(t *testing.T, open Open, cfg proc.Config) (int, <-chan error, conte
 	case err := <-done:
 		t.Fatalf("the call ended before it started: %v", err)
 	}
-	// The filter goes in last, right before the jump to the function.
 	deadline := time.Now().Add(10 * time.Second)
-	for status(pid)["Seccomp"] != "2" {
+	for !running(pid) {
 		if time.Now().After(deadline) {
 			cancel()
-			t.Fatalf("process %d never got its filter: %v", pid, status(pid))
+			t.Fatalf("process %d never got to the function: %v", pid, status(pid))
 		}
-		time.Sleep(time.Millisecond)
+		time.Sleep(100 * time.Microsecond)
 	}
 	return pid, done, cancel
+}
+
+// running tells whether a call's process has reached the function: it has
+// its filter (an exec'd stub installs it last), the stub's setup code is
+// gone and only its one-page guest page is executable. Once the process is
+// not dumpable (near the end) only root may read its maps; for others that
+// is the sign.
+func running(pid int) bool {
+	if status(pid)["Seccomp"] != "2" {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		return os.IsPermission(err)
+	}
+	stub := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 6 && strings.Contains(f[1], "x") && strings.Contains(f[5], "stub-") {
+			if lo, hi := mapRange(f[0]); hi-lo != loader.PageSize {
+				return false
+			}
+			stub++
+		}
+	}
+	return stub == 1
 }
 
 // status parses /proc/pid/status.
@@ -144,13 +180,21 @@ func checkMaps(t *testing.T, pid int) {
 		fmt.Sprintf("%08x-%08x", stackLow, uint64(ContextSize)): "rw-s",
 	}
 	var guest []string
+	code := 0
 	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		f := strings.Fields(line)
 		if len(f) >= 6 && (f[5] == "[vdso]" || strings.HasPrefix(f[5], "[vvar")) {
 			t.Errorf("%s is mapped: %s", f[5], line)
 		}
-		lo, _ := strconv.ParseUint(strings.Split(f[0], "-")[0], 16, 64)
+		lo, hi := mapRange(f[0])
 		if lo >= loader.MaxContextSize {
+			// Of the stub only the guest page may be executable.
+			if strings.Contains(f[1], "x") && (len(f) < 6 || f[5] != "[vsyscall]") {
+				if hi-lo != loader.PageSize || len(f) < 6 || !strings.Contains(f[5], "stub-") {
+					t.Errorf("executable mapping besides the stub's guest page: %s", line)
+				}
+				code++
+			}
 			continue
 		}
 		guest = append(guest, line)
@@ -161,6 +205,119 @@ func checkMaps(t *testing.T, pid int) {
 	}
 	if len(want) > 0 {
 		t.Errorf("missing guest mappings %v; have:\n%s", want, strings.Join(guest, "\n"))
+	}
+	if code != 1 {
+		t.Errorf("%d executable stub mappings, want the guest page:\n%s", code, b)
+	}
+}
+
+func mapRange(s string) (lo, hi uint64) {
+	a, b, _ := strings.Cut(s, "-")
+	lo, _ = strconv.ParseUint(a, 16, 64)
+	hi, _ = strconv.ParseUint(b, 16, 64)
+	return lo, hi
+}
+
+// setupCodeGone: the stub's setup code (whose system calls a server's
+// filter lets through) is unmapped before the function runs. A function
+// that knows where it was (children of one server share its layout) and
+// jumps there faults.
+func setupCodeGone(t *testing.T, open Open, spawn proc.Spawn) {
+	if spawn != proc.SpawnServer {
+		t.Skip("an exec'd stub has a new random layout per call; process_state checks its maps")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("reads the maps of a non-dumpable process")
+	}
+	stub, err := proc.StubPath()
+	if err != nil {
+		t.Skip(err)
+	}
+	guestOff, gateOff := stubSymbols(t, stub)
+	pids := make(chan int, 1)
+	b := mustOpen(t, open, proc.Config{Engines: 1, OnStart: func(pid int) {
+		select {
+		case pids <- pid:
+		default:
+		}
+	}})
+	loop := (&Case{Name: "loop", Code: Loop()}).Load(t, b)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := loop.Run(ctx, nil); done <- err }()
+	pid := <-pids
+	for deadline := time.Now().Add(10 * time.Second); !running(pid); {
+		if time.Now().After(deadline) {
+			t.Fatal("the function's process never got to the function")
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	maps, _ := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	cancel()
+	<-done
+	var page uint64
+	for _, line := range strings.Split(string(maps), "\n") {
+		if f := strings.Fields(line); len(f) >= 6 && strings.Contains(f[1], "x") && strings.Contains(f[5], "stub-") {
+			page, _ = mapRange(f[0])
+		}
+	}
+	base := page - guestOff
+	for _, target := range []uint64{base, base + 0x1000, base + gateOff} {
+		fn := (&Case{Name: "jump", Code: Code(func(a *Asm) { a.MovImm(RAX, target).JmpReg(RAX) })}).Load(t, b)
+		_, err := fn.Run(context.Background(), nil)
+		var se *proc.SignalError
+		if !errors.As(err, &se) || se.Signal != unix.SIGSEGV || se.Addr != target || se.RIP != target {
+			t.Errorf("jump to %#x (stub base %#x): want a fault there, got %v", target, base, err)
+		}
+	}
+}
+
+// stubSymbols returns the offsets of the guest page and the gate in the
+// stub (a PIE linked at 0).
+func stubSymbols(t *testing.T, path string) (guest, gate uint64) {
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	syms, err := f.Symbols()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range syms {
+		switch s.Name {
+		case "stub_guest":
+			guest = s.Value
+		case "stub_gate":
+			gate = s.Value
+		}
+	}
+	if guest == 0 || gate == 0 {
+		t.Fatal("stub symbols not found")
+	}
+	return guest, gate
+}
+
+// serverRestart: a stub server killed from outside is replaced; calls go on.
+func serverRestart(t *testing.T, open Open, spawn proc.Spawn) {
+	b := mustOpen(t, open, proc.Config{Engines: 1})
+	fn := (&Case{Name: "noop", Code: Noop()}).Load(t, b)
+	for round := range 3 {
+		outs, err := fn.Run(context.Background(), nil)
+		outs.Release()
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		killed := 0
+		for _, pid := range Children() {
+			if comm(pid) == "tessera-serve" {
+				unix.Kill(pid, unix.SIGKILL)
+				killed++
+			}
+		}
+		if spawn == proc.SpawnServer && killed == 0 {
+			t.Fatal("no stub server to kill")
+		}
 	}
 }
 
@@ -340,7 +497,7 @@ func leaks(t *testing.T, open Open) {
 	if got := FDs(); got > fds+8 || got < fds-8 {
 		t.Errorf("%d open files before, %d after %d calls", fds, got, n)
 	}
-	if kids := Children(); len(kids) > 0 {
+	if kids := CallChildren(); len(kids) > 0 {
 		t.Errorf("processes left behind: %v", kids)
 	}
 	if g := runtime.NumGoroutine(); g > goroutines+2 {
@@ -358,5 +515,23 @@ func leaks(t *testing.T, open Open) {
 		if k := strings.Count(string(maps), "tessera-context"); k > 32 {
 			t.Errorf("%d contexts still mapped after %d calls whose outputs were all released", k, n)
 		}
+	}
+}
+
+// Run runs the suite and the lifecycle tests on the backends open makes,
+// with each way of making a call's process.
+func Run(t *testing.T, open Open) {
+	for _, spawn := range []proc.Spawn{proc.SpawnServer, proc.SpawnExec} {
+		t.Run(spawn.String(), func(t *testing.T) {
+			t.Run("suite", func(t *testing.T) {
+				b, err := open(proc.Config{Spawn: spawn})
+				if err != nil {
+					t.Skip(err)
+				}
+				defer b.Close()
+				Suite(t, b)
+			})
+			t.Run("lifecycle", func(t *testing.T) { Lifecycle(t, open, spawn) })
+		})
 	}
 }

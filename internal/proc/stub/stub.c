@@ -1,37 +1,54 @@
 /*
- * tessera process stub: the first and only program of every process that
- * runs a compute function on the seccomp and ptrace backends.
+ * tessera process stub: the program that turns a fresh process into a
+ * compute function's sandbox on the seccomp and ptrace backends. It runs in
+ * one of two ways (package tessera/internal/proc, spawn.go, chooses):
  *
- * The host (package tessera/internal/proc) execs it with the call's context
- * memfd as fd 0, an empty environment and one argument: the hex-encoded
- * parameter block described by proc.Params. The stub
+ *   server  exec'd once per engine as "tessera-stub serve FLAGS" with a
+ *           SOCK_SEQPACKET socket as fd 0. It drops what it can, installs
+ *           the signal handlers (seccomp mode), reports the range of its
+ *           setup code, installs the filter the host sends back (which
+ *           allows any system call made from that range), and then forks
+ *           one child per request: the request is a parameter block plus
+ *           the call's context memfd (SCM_RIGHTS); the reply is the pid.
+ *           Children are created with CLONE_PARENT, so they are the host's
+ *           children, and inherit the filter: nothing is compiled per call.
+ *           The server never runs a function.
+ *   exec    exec'd per call with the memfd as fd 0 and the hex-encoded
+ *           parameter block (with the filter) as its only argument.
+ *
+ * Either way the process of a call (child()) then
  *
  *   1. maps the control page (page 0 of the memfd, which is never guest
  *      memory: guest addresses start at 0x10000) wherever the kernel likes,
- *      then the context at the guest addresses (context offset = address),
+ *      and the context at the guest addresses (context offset = address),
  *      region by region with the permissions the host computed, never over
  *      anything already mapped (MAP_FIXED_NOREPLACE);
  *   2. closes every file descriptor, lowers its resource limits, sets
- *      no_new_privs (and, before anything else, unmaps the vDSO and vvar
- *      pages: no host time without a system call);
- *   3. seccomp mode: installs SIGSYS and fault handlers on an alternate
- *      stack that write a record for the host into the control page;
- *      ptrace mode: waits until the host has attached (a futex word in the
+ *      no_new_privs and PDEATHSIG (the server unmapped the vDSO and vvar
+ *      pages; the exec'd stub does it first thing);
+ *   3. ptrace mode: waits until the host has attached (a futex word in the
  *      control page);
- *   4. makes itself non-dumpable, wipes its arguments and auxiliary vector,
- *      installs the host's seccomp filter, clears every register and jumps
- *      to the function's entry with rsp = the initial stack pointer.
+ *   4. makes itself non-dumpable, makes the page the handlers read
+ *      read-only, and jumps to the gate: the last two bytes of the setup
+ *      code, a syscall that unmaps all of the setup code, itself included.
+ *      It returns into the guest page right behind it, which (exec mode)
+ *      installs the filter, clears every register and jumps to the entry
+ *      with rsp = the initial stack pointer.
+ *
+ * So a function's process holds no stub code but the guest page (the
+ * entry trampoline and the signal handlers), and in server mode no
+ * instruction that the filter's range lets through still exists. The
+ * guest page and the handlers are assembly, so that their layout and the
+ * registers they touch are exactly what is written here.
  *
  * It is a static PIE: the kernel loads it at a random address near the top
- * of the address space (far above any context, which ends at 64 GiB), so a
- * function cannot guess where the stub's pages are; _start applies its own
- * R_X86_64_RELATIVE relocations first.
- *
- * No libc: it must run before anything else in a process that is about to
- * lose every system call. Built with -mgeneral-regs-only so that the vector
- * and x87 state stay exactly as execve left them (the ABI's initial state).
- * The layout of the parameter block and of the record is shared with
- * internal/proc/params.go and record.go; change them together.
+ * of the address space (far above any context, which ends at 64 GiB); _start
+ * applies its own R_X86_64_RELATIVE relocations first. No libc: it must run
+ * before anything else in a process that is about to lose every system
+ * call. Built with -mgeneral-regs-only so that the vector and x87 state stay
+ * as execve left them (the ABI's initial state; fork copies the server's,
+ * which is the same). The layouts of the parameter block, the record and
+ * the server's messages are shared with internal/proc; change them together.
  */
 
 typedef unsigned long u64;
@@ -42,6 +59,7 @@ typedef unsigned short u16;
 typedef unsigned char u8;
 
 /* System call numbers (x86-64). */
+#define NR_close 3
 #define NR_mmap 9
 #define NR_mprotect 10
 #define NR_munmap 11
@@ -49,11 +67,15 @@ typedef unsigned char u8;
 #define NR_rt_sigprocmask 14
 #define NR_mincore 27
 #define NR_getpid 39
-#define NR_exit_group 231
+#define NR_sendmsg 46
+#define NR_recvmsg 47
+#define NR_clone 56
 #define NR_kill 62
+#define NR_getppid 110
 #define NR_sigaltstack 131
 #define NR_prctl 157
 #define NR_futex 202
+#define NR_exit_group 231
 #define NR_prlimit64 302
 #define NR_seccomp 317
 #define NR_close_range 436
@@ -62,10 +84,17 @@ typedef unsigned char u8;
 #define PROT_WRITE 2
 #define MAP_SHARED 0x01
 #define MAP_FIXED_NOREPLACE 0x100000
+#define PR_SET_PDEATHSIG 1
 #define PR_SET_DUMPABLE 4
+#define PR_SET_NAME 15
 #define PR_SET_NO_NEW_PRIVS 38
 #define FUTEX_WAIT 0
 #define SECCOMP_SET_MODE_FILTER 1
+#define CLONE_PARENT 0x00008000
+#define MSG_NOSIGNAL 0x4000
+#define MSG_CMSG_CLOEXEC 0x40000000
+#define SOL_SOCKET 1
+#define SCM_RIGHTS 1
 #define AT_NULL 0
 #define AT_EXECFN 31
 #define AT_SYSINFO_EHDR 33
@@ -79,7 +108,9 @@ typedef unsigned char u8;
 #define SIGABRT 6
 #define SIGBUS 7
 #define SIGFPE 8
+#define SIGKILL 9
 #define SIGSEGV 11
+#define SIGCHLD 17
 #define SIGXCPU 24
 #define SIGSYS 31
 #define SA_SIGINFO 0x00000004
@@ -93,9 +124,7 @@ typedef unsigned char u8;
 #define RLIMIT_CORE 4
 #define RLIMIT_NPROC 6
 #define RLIMIT_NOFILE 7
-#define RLIMIT_MEMLOCK 8
 #define RLIMIT_AS 9
-#define RLIMIT_MSGQUEUE 12
 
 #define PAGE 4096UL
 #define MIN_ADDR 0x10000UL
@@ -113,23 +142,25 @@ typedef unsigned char u8;
 struct params {
 	u64 magic, flags, size, entry, stack_top;
 	u64 record, handshake; /* offsets in the control page */
-	u64 cpu_soft, cpu_hard, as_limit, nregions, nfilter;
+	u64 cpu_soft, cpu_hard, as_limit, ppid, nregions, nfilter;
 	/* then nregions x struct region, then nfilter x struct sock_filter */
 };
 struct region { u64 addr, len, prot; };
 struct sock_filter { u16 code; u8 jt, jf; u32 k; };
 struct sock_fprog { u16 len; struct sock_filter *filter; };
 
+/* The server's messages (proc/server_linux.go). */
+#define HELLO_MAGIC 0x3130565253535354UL /* "TSSSRV01" */
+#define READY_MAGIC 0x3130594452535354UL /* "TSSRDY01" */
+
 /* Record written into the control page for the host (proc.Record). */
 #define RECORD_MAGIC 0x3143455241535354UL /* "TSSAREC1" */
-#define KIND_SYSCALL 1
-#define KIND_FAULT 2
 #define KIND_STUB 3
 struct record {
 	u64 magic;
 	u32 kind;
 	i32 signo, code, err; /* err: si_errno, or errno for KIND_STUB */
-	i32 nr;               /* system call number (KIND_SYSCALL), or failed step */
+	i32 nr;               /* system call number, or the failed step */
 	u32 arch;             /* AUDIT_ARCH_* of the blocked call */
 	u64 addr;             /* si_addr / si_call_addr */
 	u64 gregs[23];        /* ucontext gregs, kernel order (REG_R8 .. REG_CR2) */
@@ -138,25 +169,42 @@ struct record {
 struct ksigaction { void *handler; u64 flags; void *restorer; u64 mask; };
 struct kstack { void *sp; i32 flags; u64 size; };
 struct rlimit { u64 cur, max; };
+struct iovec { void *base; u64 len; };
+struct msghdr { void *name; u32 namelen; struct iovec *iov; u64 iovlen; void *control; u64 controllen; i32 flags; };
+struct cmsghdr { u64 len; i32 level, type; };
 
-/* What the signal handlers and the final jump need. It fills a page of its
- * own, made read-only before the guest runs: the guest shares this address
- * space and must not redirect the handlers. */
-static union {
-	struct {
-		u64 record; /* address of the record in the control page */
-		u64 entry;
-		u64 stack_top;
-		u64 mapped; /* the control page is mapped */
-	} v;
+/*
+ * What the guest page reads: a page of its own, made read-only before the
+ * function runs (the function shares this address space and must not
+ * redirect the handlers or the entry). The assembly below uses the offsets.
+ */
+struct cfg {
+	u64 record;    /*  0: address of the record in the control page */
+	u64 entry;     /*  8 */
+	u64 stack_top; /* 16 */
+	u64 prog;      /* 24: struct sock_fprog to install (exec mode), or 0 */
+	u64 mapped;    /* 32: the control page is mapped */
+};
+union cfg_page {
+	struct cfg v;
 	u8 pad[4096];
-} cfg_page __attribute__((aligned(4096)));
+};
+__attribute__((visibility("hidden"), aligned(4096))) union cfg_page cfg_page;
 #define cfg cfg_page.v
 
 static u8 params[MAX_PARAMS] __attribute__((aligned(16)));
 static u8 altstack[64 * 1024] __attribute__((aligned(16)));
 
-static inline i64 sys6(i64 n, u64 a, u64 b, u64 c, u64 d, u64 e, u64 f)
+/* The gate and the guest page (assembly at the end of this file). */
+extern const u8 stub_gate[] __attribute__((visibility("hidden")));    /* the unmapping syscall */
+extern const u8 stub_guest[] __attribute__((visibility("hidden")));   /* page after the gate */
+extern const u8 stub_on_signal[] __attribute__((visibility("hidden")));
+extern const u8 stub_restorer[] __attribute__((visibility("hidden")));
+extern const u8 __ehdr_start[] __attribute__((visibility("hidden")));
+extern const u8 _end[] __attribute__((visibility("hidden")));
+extern const u64 _DYNAMIC[] __attribute__((visibility("hidden")));
+
+static inline __attribute__((always_inline)) i64 sys6(i64 n, u64 a, u64 b, u64 c, u64 d, u64 e, u64 f)
 {
 	i64 ret;
 	register u64 r10 __asm__("r10") = d;
@@ -201,41 +249,8 @@ static int unhex(int c)
 	return -1;
 }
 
-/*
- * The handler for SIGSYS and the fault signals in seccomp mode. It runs on
- * the alternate stack (the guest's rsp may point anywhere), records what
- * the kernel reported, then makes a system call the filter refuses: with
- * every signal blocked (sa_mask) the kernel resets SIGSYS to its default
- * action and the process dies by SIGSYS, which only seccomp can cause. So a
- * host that sees death by SIGSYS knows the record was written by this
- * handler, after the guest's last instruction.
- */
-static void on_signal(int sig, u8 *si, u8 *uc)
-{
-	volatile struct record *r = (struct record *)cfg.record;
-	u64 *gregs = (u64 *)(uc + 40); /* uc_flags, uc_link, uc_stack */
-	r->kind = sig == SIGSYS ? KIND_SYSCALL : KIND_FAULT;
-	r->signo = *(i32 *)(si + 0);
-	r->err = *(i32 *)(si + 4);
-	r->code = *(i32 *)(si + 8);
-	r->addr = *(u64 *)(si + 16);
-	r->nr = sig == SIGSYS ? *(i32 *)(si + 24) : 0;
-	r->arch = sig == SIGSYS ? *(u32 *)(si + 28) : 0;
-	for (int i = 0; i < 23; i++)
-		r->gregs[i] = gregs[i];
-	r->magic = RECORD_MAGIC;
-	for (;;)
-		sys(NR_getpid, 0, 0, 0);
-}
-
-/* Never used (the handlers do not return), but x86-64 signal delivery
- * requires SA_RESTORER. */
-static void restorer(void)
-{
-	for (;;)
-		sys(NR_getpid, 0, 0, 0);
-}
-
+/* SIGSYS and the fault signals go to stub_on_signal (seccomp mode), on the
+ * alternate stack: the guest's rsp may point anywhere. */
 static void install_handlers(void)
 {
 	static const int sigs[] = {SIGSYS, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP};
@@ -244,23 +259,20 @@ static void install_handlers(void)
 	if (err)
 		fail(20, err);
 	for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
-		struct ksigaction sa = {(void *)on_signal, SA_SIGINFO | SA_ONSTACK | SA_RESETHAND | SA_RESTORER,
-					(void *)restorer, ~0UL};
+		struct ksigaction sa = {(void *)stub_on_signal, SA_SIGINFO | SA_ONSTACK | SA_RESETHAND | SA_RESTORER,
+					(void *)stub_restorer, ~0UL};
 		err = sys6(NR_rt_sigaction, sigs[i], (u64)&sa, 0, 8, 0, 0);
 		if (err)
 			fail(21, err);
 	}
 }
 
-extern const u8 __ehdr_start[] __attribute__((visibility("hidden")));
-extern const u8 _end[] __attribute__((visibility("hidden")));
-extern const u64 _DYNAMIC[] __attribute__((visibility("hidden")));
-
 /* Unmap [vvar][vvar_vclock][vdso]: the vDSO reads the host's clocks without
  * a system call. The vDSO's extent comes from its own program headers; the
  * vvar pages just below it are found with mincore, which fails with ENOMEM
- * where nothing is mapped. The walk never enters the stub's own pages
- * (the kernel may place the vDSO right next to them). */
+ * where nothing is mapped. Called before anything else is mapped; the walk
+ * never enters the stub's own pages (the kernel may place the vDSO right
+ * next to them). */
 static void unmap_vdso(u64 vdso)
 {
 	const u8 *eh = (const u8 *)vdso;
@@ -318,65 +330,40 @@ static int __attribute__((used)) relocate(void)
 	return 0;
 }
 
-static void __attribute__((noreturn, used)) stub_main(u64 *sp, int relocated)
+/* Check a parameter block of n bytes; the filter is present in exec mode
+ * only (a forked child inherits the server's). */
+static struct params *check_params(u64 n, int with_filter)
 {
-	if (relocated != 0)
-		fail(0, 0);
-	/* Contexts end at 64 GiB at most and are mapped without replacing
-	 * anything; a stub below that would be in their way. */
-	if ((u64)__ehdr_start < MAX_CONTEXT)
-		fail(0, 0);
-
-	u64 argc = sp[0];
-	char **argv = (char **)(sp + 1);
-	char **envp = argv + argc + 1;
-	while (*envp)
-		envp++;
-	u64 *auxv = (u64 *)(envp + 1);
-	u64 vdso = 0;
-	char *strings_end = 0;
-	for (u64 *a = auxv; a[0] != AT_NULL; a += 2) {
-		if (a[0] == AT_SYSINFO_EHDR)
-			vdso = a[1];
-		if (a[0] == AT_EXECFN) {
-			char *s = (char *)a[1];
-			while (*s++)
-				;
-			strings_end = s;
-		}
-	}
-
-	/* Parameters: hex in argv[1]. */
-	if (argc != 2)
-		fail(1, 0);
-	const char *hex = argv[1];
-	u64 n = 0;
-	for (; hex[2 * n] && hex[2 * n + 1]; n++) {
-		int h = unhex(hex[2 * n]), l = unhex(hex[2 * n + 1]);
-		if (n >= MAX_PARAMS || h < 0 || l < 0)
-			fail(2, 0);
-		params[n] = (u8)(h << 4 | l);
-	}
-	if (hex[2 * n])
-		fail(2, 0);
 	struct params *p = (struct params *)params;
-	if (n < sizeof *p || p->magic != PARAMS_MAGIC || p->nregions > MAX_REGIONS ||
-	    p->nfilter == 0 || p->nfilter > MAX_FILTER ||
+	if (n < sizeof *p || p->magic != PARAMS_MAGIC || p->nregions > MAX_REGIONS || p->nfilter > MAX_FILTER ||
+	    (with_filter != (p->nfilter != 0)) ||
 	    n != sizeof *p + p->nregions * sizeof(struct region) + p->nfilter * sizeof(struct sock_filter))
 		fail(3, 0);
 	if (p->size < MIN_ADDR || p->size > MAX_CONTEXT || p->size % PAGE || p->record > PAGE - sizeof(struct record) ||
 	    p->record % 8 || p->stack_top > p->size || p->entry >= p->size || p->handshake > PAGE - 4 || p->handshake % 4)
 		fail(4, 0);
+	return p;
+}
+
+/* The process of one call, from a checked parameter block and the context
+ * memfd. Never returns: it ends in the function. */
+static void __attribute__((noreturn)) child(struct params *p, int fd)
+{
 	struct region *rg = (struct region *)(p + 1);
 	struct sock_filter *filter = (struct sock_filter *)(rg + p->nregions);
+	i64 err;
 
-	/* First, while nothing but the stub, its stack and the vDSO exists:
-	 * the walk in unmap_vdso relies on it. */
-	if (vdso && !(p->flags & FLAG_KEEP_VDSO))
-		unmap_vdso(vdso);
+	/* A name for ps and the tests: the kernel's copy of argv is wiped. */
+	sys(NR_prctl, PR_SET_NAME, "tessera-call", 0);
+	/* Die with the host: PDEATHSIG (cleared by fork, so set here), then
+	 * make sure the host did not die before it was set. */
+	if ((err = sys(NR_prctl, PR_SET_PDEATHSIG, SIGKILL, 0)))
+		fail(8, err);
+	if (p->ppid && (u64)sys(NR_getppid, 0, 0, 0) != p->ppid)
+		fail(9, 0);
 
 	/* 1. The control page, then the context region by region. */
-	i64 ctl = sys6(NR_mmap, 0, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, 0, 0);
+	i64 ctl = sys6(NR_mmap, 0, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (ctl < 0)
 		fail(5, ctl);
 	cfg.record = (u64)ctl + p->record;
@@ -386,7 +373,7 @@ static void __attribute__((noreturn, used)) stub_main(u64 *sp, int relocated)
 		if (a < MIN_ADDR || a % PAGE || len == 0 || len % PAGE || a > p->size || len > p->size - a ||
 		    rg[i].prot > 7)
 			fail(6, 0);
-		i64 got = sys6(NR_mmap, a, len, rg[i].prot, MAP_SHARED | MAP_FIXED_NOREPLACE, 0, a);
+		i64 got = sys6(NR_mmap, a, len, rg[i].prot, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, a);
 		if (got != (i64)a)
 			fail(7, got < 0 ? got : 0);
 	}
@@ -394,8 +381,7 @@ static void __attribute__((noreturn, used)) stub_main(u64 *sp, int relocated)
 	cfg.stack_top = p->stack_top;
 
 	/* 2. Drop what the function must not have. */
-	i64 err = sys(NR_close_range, 0, ~0U, 0);
-	if (err)
+	if ((err = sys(NR_close_range, 0, ~0U, 0)))
 		fail(10, err);
 	set_limit(RLIMIT_CPU, p->cpu_soft, p->cpu_hard);
 	set_limit(RLIMIT_AS, p->as_limit, p->as_limit);
@@ -403,72 +389,189 @@ static void __attribute__((noreturn, used)) stub_main(u64 *sp, int relocated)
 	set_limit(RLIMIT_FSIZE, 0, 0);
 	set_limit(RLIMIT_NOFILE, 0, 0);
 	set_limit(RLIMIT_NPROC, 0, 0);
-	set_limit(RLIMIT_MEMLOCK, 0, 0);
-	set_limit(RLIMIT_MSGQUEUE, 0, 0);
-	if ((err = sys6(NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0)))
+	if ((err = sys(NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0)))
 		fail(11, err);
-
 	/* SIGXCPU (the CPU-time backstop) must kill; exec keeps an ignored
 	 * disposition, so set the default explicitly. */
-	struct ksigaction dfl = {0, SA_RESTORER, (void *)restorer, 0};
+	struct ksigaction dfl = {0, SA_RESTORER, (void *)stub_restorer, 0};
 	if ((err = sys6(NR_rt_sigaction, SIGXCPU, (u64)&dfl, 0, 8, 0, 0)))
 		fail(12, err);
 	u64 empty = 0;
 	if ((err = sys6(NR_rt_sigprocmask, SIG_SETMASK, (u64)&empty, 0, 8, 0, 0)))
 		fail(13, err);
 
-	/* 3. Mode. */
-	if (p->flags & FLAG_SECCOMP_HANDLERS)
-		install_handlers();
+	/* 3. ptrace mode: the host sets the word after PTRACE_SEIZE. */
 	if (p->flags & FLAG_HANDSHAKE) {
-		/* The host sets the word after PTRACE_SEIZE. */
 		volatile u32 *word = (u32 *)(ctl + p->handshake);
 		while (*word == 0)
 			sys6(NR_futex, (u64)word, FUTEX_WAIT, 0, 0, 0, 0);
 	}
 
 	/* 4. Point of no return. */
-	if ((err = sys6(NR_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0, 0)))
+	if ((err = sys(NR_prctl, PR_SET_DUMPABLE, 0, 0)))
 		fail(15, err);
+	static struct sock_fprog prog;
+	if (p->nfilter) {
+		prog.len = (u16)p->nfilter;
+		prog.filter = filter;
+		cfg.prog = (u64)&prog;
+	}
 	if ((err = sys(NR_mprotect, &cfg_page, PAGE, PROT_READ)))
 		fail(16, err);
-	struct sock_fprog prog = {(u16)p->nfilter, filter};
-	/* Wipe what the kernel put on the initial stack (arguments, auxiliary
-	 * vector, the stub's path): nothing of the host's stays readable. */
-	if (strings_end)
-		zero((volatile u8 *)(sp + 1), (u64)(strings_end - (char *)(sp + 1)));
-	if ((err = sys(NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog)))
-		fail(17, err);
-
-	/* Clear rflags (DF, AC, TF...), then every general-purpose register;
-	 * jump through cfg, which the guest cannot write. mov does not touch
-	 * the flags. */
-	__asm__ volatile("pushq $0\n\t"
-			 "popfq\n\t"
-			 "movq %[top], %%rsp\n\t"
-			 "movq $0, %%rax\n\t"
-			 "movq $0, %%rbx\n\t"
-			 "movq $0, %%rcx\n\t"
-			 "movq $0, %%rdx\n\t"
-			 "movq $0, %%rsi\n\t"
-			 "movq $0, %%rdi\n\t"
-			 "movq $0, %%rbp\n\t"
-			 "movq $0, %%r8\n\t"
-			 "movq $0, %%r9\n\t"
-			 "movq $0, %%r10\n\t"
-			 "movq $0, %%r11\n\t"
-			 "movq $0, %%r12\n\t"
-			 "movq $0, %%r13\n\t"
-			 "movq $0, %%r14\n\t"
-			 "movq $0, %%r15\n\t"
-			 "jmpq *%[entry]"
-			 :
-			 : [top] "m"(cfg.stack_top), [entry] "m"(cfg.entry)
-			 : "memory");
+	/* Unmap everything from the ELF header to the end of the gate, which
+	 * returns into the guest page. */
+	u64 base = (u64)__ehdr_start, end = (u64)stub_gate + 2;
+	__asm__ volatile("jmp stub_gate" : : "a"(NR_munmap), "D"(base), "S"(end - base) : "memory");
 	__builtin_unreachable();
 }
 
-__asm__(".globl _start\n"
+/* Wipe what the kernel put on the initial stack (arguments, auxiliary
+ * vector, the stub's path): nothing of the host's stays readable. */
+static void wipe(u64 *sp, char *end)
+{
+	if (end)
+		zero((volatile u8 *)(sp + 1), (u64)(end - (char *)(sp + 1)));
+}
+
+/* Send exactly one message on the server socket. */
+static void reply(const void *b, u64 n)
+{
+	struct iovec iov = {(void *)b, n};
+	struct msghdr m = {0, 0, &iov, 1, 0, 0, 0};
+	if (sys(NR_sendmsg, 0, &m, MSG_NOSIGNAL) != (i64)n)
+		sys(NR_exit_group, 0, 0, 0); /* the host is gone */
+}
+
+static void __attribute__((noreturn)) serve(u64 flags, u64 *sp, char *strings_end)
+{
+	i64 err;
+	sys(NR_prctl, PR_SET_NAME, "tessera-serve", 0);
+	if ((err = sys(NR_close_range, 1, ~0U, 0)))
+		fail(50, err);
+	if ((err = sys(NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0)))
+		fail(51, err);
+	if (flags & FLAG_SECCOMP_HANDLERS)
+		install_handlers();
+	wipe(sp, strings_end);
+
+	/* Hello: the range (lo, hi] of instruction pointers after a system
+	 * call instruction that the filter must let through (this server's
+	 * code and its children's until the gate unmaps it); then the filter. */
+	u64 hello[3] = {HELLO_MAGIC, (u64)__ehdr_start, (u64)stub_gate + 2};
+	reply(hello, sizeof hello);
+	struct iovec iov = {params, sizeof params};
+	struct msghdr m = {0, 0, &iov, 1, 0, 0, 0};
+	i64 n = sys(NR_recvmsg, 0, &m, 0);
+	if (n <= 0 || n % sizeof(struct sock_filter) || n / sizeof(struct sock_filter) > MAX_FILTER)
+		fail(52, n);
+	struct sock_fprog prog = {(u16)(n / sizeof(struct sock_filter)), (struct sock_filter *)params};
+	if ((err = sys(NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog)))
+		fail(53, err);
+	u64 ready = READY_MAGIC;
+	reply(&ready, sizeof ready);
+
+	for (;;) {
+		union {
+			struct cmsghdr h;
+			u8 b[64];
+		} ctl;
+		iov.base = params;
+		iov.len = sizeof params;
+		m.control = &ctl;
+		m.controllen = sizeof ctl;
+		m.flags = 0;
+		n = sys(NR_recvmsg, 0, &m, MSG_CMSG_CLOEXEC);
+		if (n <= 0)
+			sys(NR_exit_group, 0, 0, 0); /* the host closed its end */
+		int fd = -1;
+		if (m.controllen >= sizeof ctl.h + 4 && ctl.h.level == SOL_SOCKET && ctl.h.type == SCM_RIGHTS &&
+		    ctl.h.len == sizeof ctl.h + 4)
+			fd = *(i32 *)(ctl.b + sizeof ctl.h);
+		i64 pid = -22; /* EINVAL: no memfd */
+		if (fd >= 0 && !(m.flags & 0x8 /* MSG_CTRUNC */)) {
+			pid = sys(NR_clone, CLONE_PARENT | SIGCHLD, 0, 0);
+			if (pid == 0)
+				child(check_params((u64)n, 0), fd);
+		}
+		if (fd >= 0)
+			sys(NR_close, fd, 0, 0);
+		/* The next child must not find this request in its copy. */
+		zero(params, (u64)n);
+		reply(&pid, sizeof pid);
+	}
+}
+
+static void __attribute__((noreturn, used)) stub_main(u64 *sp, int relocated)
+{
+	if (relocated != 0)
+		fail(0, 0);
+	/* Contexts end at 64 GiB at most and are mapped without replacing
+	 * anything; a stub below that would be in their way. */
+	if ((u64)__ehdr_start < MAX_CONTEXT)
+		fail(0, 0);
+	u64 argc = sp[0];
+	char **argv = (char **)(sp + 1);
+	char **envp = argv + argc + 1;
+	while (*envp)
+		envp++;
+	u64 vdso = 0;
+	char *strings_end = 0;
+	for (u64 *a = (u64 *)(envp + 1); a[0] != AT_NULL; a += 2) {
+		if (a[0] == AT_SYSINFO_EHDR)
+			vdso = a[1];
+		if (a[0] == AT_EXECFN) {
+			char *s = (char *)a[1];
+			while (*s++)
+				;
+			strings_end = s;
+		}
+	}
+	/* Parameters: hex in argv[1] (exec mode), or "serve" and the flags. */
+	if (argc < 2)
+		fail(1, 0);
+	const char *hex = argv[argc - 1];
+	u64 n = 0;
+	for (; hex[2 * n] && hex[2 * n + 1]; n++) {
+		int h = unhex(hex[2 * n]), l = unhex(hex[2 * n + 1]);
+		if (n >= MAX_PARAMS || h < 0 || l < 0)
+			fail(2, 0);
+		params[n] = (u8)(h << 4 | l);
+	}
+	if (hex[2 * n])
+		fail(2, 0);
+	const char *a1 = argv[1];
+	int server = argc == 3 && a1[0] == 's' && a1[1] == 'e' && a1[2] == 'r' && a1[3] == 'v' && a1[4] == 'e' && !a1[5];
+	if (!server && argc != 2)
+		fail(1, 0);
+	u64 flags = server && n == 8 ? *(u64 *)params : ((struct params *)params)->flags;
+	/* First, while nothing but the stub, its stack and the vDSO exists:
+	 * the walk in unmap_vdso relies on it. */
+	if (vdso && !(flags & FLAG_KEEP_VDSO))
+		unmap_vdso(vdso);
+	if (server) {
+		if (n != 8)
+			fail(2, 0);
+		serve(flags, sp, strings_end);
+	}
+	struct params *p = check_params(n, 1);
+	if (p->flags & FLAG_SECCOMP_HANDLERS)
+		install_handlers();
+	wipe(sp, strings_end);
+	child(p, 0);
+}
+
+/*
+ * _start, the gate and the guest page.
+ *
+ * The gate is the last two bytes of a page-aligned page of int3 in section
+ * .tguest, which the linker places after .text (all setup code). Its
+ * syscall unmaps [ELF header, gate end) and returns to stub_guest, the first
+ * byte of the next page, which stays mapped: stub_guest (the entry),
+ * stub_on_signal and stub_restorer are all the code a function's process
+ * still has.
+ */
+__asm__(".text\n"
+	".globl _start\n"
 	"_start:\n\t"
 	"xorl %ebp, %ebp\n\t"
 	"movq %rsp, %rbx\n\t"
@@ -477,4 +580,123 @@ __asm__(".globl _start\n"
 	"movq %rbx, %rdi\n\t"
 	"movl %eax, %esi\n\t"
 	"call stub_main\n\t"
-	"ud2\n");
+	"ud2\n"
+
+	".section .tguest, \"ax\", @progbits\n"
+	".balign 4096\n"
+	".skip 4094, 0xcc\n"
+	".globl stub_gate\n"
+	".hidden stub_gate\n"
+	"stub_gate:\n\t"
+	"syscall\n"
+
+	/* The entry. rax holds munmap's result. Exec mode installs the filter
+	 * here, after the setup code is gone; a failure is a stub failure. */
+	".globl stub_guest\n"
+	".hidden stub_guest\n"
+	"stub_guest:\n\t"
+	"testq %rax, %rax\n\t"
+	"jnz 9f\n\t"
+	"movq cfg_page+24(%rip), %rdx\n\t"
+	"testq %rdx, %rdx\n\t"
+	"jz 1f\n\t"
+	"movl $317, %eax\n\t" /* seccomp(SECCOMP_SET_MODE_FILTER, 0, prog) */
+	"movl $1, %edi\n\t"
+	"xorl %esi, %esi\n\t"
+	"syscall\n\t"
+	"testq %rax, %rax\n\t"
+	"jnz 9f\n"
+	/* Clear rflags (DF, AC, TF...), then every general-purpose register;
+	 * jump through the read-only cfg page. mov leaves the flags alone. */
+	"1:\n\t"
+	"pushq $0\n\t"
+	"popfq\n\t"
+	"movq cfg_page+16(%rip), %rsp\n\t"
+	"movq $0, %rax\n\t"
+	"movq $0, %rbx\n\t"
+	"movq $0, %rcx\n\t"
+	"movq $0, %rdx\n\t"
+	"movq $0, %rsi\n\t"
+	"movq $0, %rdi\n\t"
+	"movq $0, %rbp\n\t"
+	"movq $0, %r8\n\t"
+	"movq $0, %r9\n\t"
+	"movq $0, %r10\n\t"
+	"movq $0, %r11\n\t"
+	"movq $0, %r12\n\t"
+	"movq $0, %r13\n\t"
+	"movq $0, %r14\n\t"
+	"movq $0, %r15\n\t"
+	"jmpq *cfg_page+8(%rip)\n"
+	/* Stub failure at step 17 (errno = -rax): record, then SIGABRT. */
+	"9:\n\t"
+	"movq cfg_page(%rip), %rdi\n\t"
+	"movl $3, 8(%rdi)\n\t"
+	"movl $17, 24(%rdi)\n\t"
+	"negl %eax\n\t"
+	"movl %eax, 20(%rdi)\n\t"
+	"movabsq $0x3143455241535354, %rax\n\t"
+	"movq %rax, (%rdi)\n\t"
+	"movl $39, %eax\n\t"
+	"syscall\n\t"
+	"movq %rax, %rdi\n\t"
+	"movl $6, %esi\n\t"
+	"movl $62, %eax\n\t"
+	"syscall\n\t"
+	"ud2\n"
+
+	/*
+	 * stub_on_signal(sig, siginfo, ucontext): SIGSYS and the fault
+	 * signals in seccomp mode, on the alternate stack. It records what
+	 * the kernel reported, then makes a system call the filter refuses:
+	 * with every signal blocked (sa_mask) the kernel resets SIGSYS to its
+	 * default action and the process dies of SIGSYS, which only seccomp
+	 * can cause. So a host that sees death by SIGSYS knows the record was
+	 * written here, after the guest's last instruction. Layouts: struct
+	 * record above; siginfo: signo 0, errno 4, code 8, addr 16, syscall
+	 * 24, arch 28; ucontext: gregs at 40.
+	 */
+	".globl stub_on_signal\n"
+	".hidden stub_on_signal\n"
+	"stub_on_signal:\n\t"
+	"movq cfg_page(%rip), %r8\n\t"
+	"movl 0(%rsi), %eax\n\t"
+	"movl %eax, 12(%r8)\n\t"
+	"movl 8(%rsi), %eax\n\t"
+	"movl %eax, 16(%r8)\n\t"
+	"movl 4(%rsi), %eax\n\t"
+	"movl %eax, 20(%r8)\n\t"
+	"movq 16(%rsi), %rax\n\t"
+	"movq %rax, 32(%r8)\n\t"
+	"xorl %eax, %eax\n\t"
+	"xorl %ecx, %ecx\n\t"
+	"movl $2, 8(%r8)\n\t" /* a fault */
+	"cmpl $31, %edi\n\t"
+	"jne 2f\n\t"
+	"movl $1, 8(%r8)\n\t" /* a system call */
+	"movl 24(%rsi), %eax\n\t"
+	"movl 28(%rsi), %ecx\n"
+	"2:\n\t"
+	"movl %eax, 24(%r8)\n\t"
+	"movl %ecx, 28(%r8)\n\t"
+	"leaq 40(%rdx), %rsi\n\t"
+	"leaq 40(%r8), %rdi\n\t"
+	"movl $23, %ecx\n\t"
+	"cld\n\t"
+	"rep movsq\n\t"
+	"movabsq $0x3143455241535354, %rax\n\t"
+	"movq %rax, (%r8)\n"
+	"3:\n\t"
+	"movl $39, %eax\n\t" /* getpid: refused */
+	"syscall\n\t"
+	"jmp 3b\n"
+
+	/* Never used (the handlers do not return), but x86-64 signal delivery
+	 * requires SA_RESTORER. */
+	".globl stub_restorer\n"
+	".hidden stub_restorer\n"
+	"stub_restorer:\n\t"
+	"movl $39, %eax\n\t"
+	"syscall\n\t"
+	"jmp stub_restorer\n"
+	".text\n");
