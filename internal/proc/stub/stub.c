@@ -24,8 +24,9 @@
  *      region by region with the permissions the host computed, never over
  *      anything already mapped (MAP_FIXED_NOREPLACE);
  *   2. closes every file descriptor, lowers its resource limits, sets
- *      no_new_privs and PDEATHSIG (the server unmapped the vDSO and vvar
- *      pages; the exec'd stub does it first thing);
+ *      no_new_privs and PDEATHSIG (what holds for every call, including
+ *      unmapping the vDSO and vvar pages, a server does once before it
+ *      forks; the exec'd stub does it all itself);
  *   3. ptrace mode: waits until the host has attached (a futex word in the
  *      control page);
  *   4. makes itself non-dumpable, makes the page the handlers read
@@ -345,9 +346,28 @@ static struct params *check_params(u64 n, int with_filter)
 	return p;
 }
 
+/* What holds for every call: a server does it once, before it forks. */
+static void drop_common(void)
+{
+	i64 err;
+	set_limit(RLIMIT_CORE, 0, 0);
+	set_limit(RLIMIT_FSIZE, 0, 0);
+	if ((err = sys(NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0)))
+		fail(11, err);
+	/* SIGXCPU (the CPU-time backstop) must kill; exec keeps an ignored
+	 * disposition, so set the default explicitly. */
+	struct ksigaction dfl = {0, SA_RESTORER, (void *)stub_restorer, 0};
+	if ((err = sys6(NR_rt_sigaction, SIGXCPU, (u64)&dfl, 0, 8, 0, 0)))
+		fail(12, err);
+	u64 empty = 0;
+	if ((err = sys6(NR_rt_sigprocmask, SIG_SETMASK, (u64)&empty, 0, 8, 0, 0)))
+		fail(13, err);
+}
+
 /* The process of one call, from a checked parameter block and the context
- * memfd. Never returns: it ends in the function. */
-static void __attribute__((noreturn)) child(struct params *p, int fd)
+ * memfd; forked by a server, or exec'd. Never returns: it ends in the
+ * function. */
+static void __attribute__((noreturn)) child(struct params *p, int fd, int forked)
 {
 	struct region *rg = (struct region *)(p + 1);
 	struct sock_filter *filter = (struct sock_filter *)(rg + p->nregions);
@@ -380,25 +400,16 @@ static void __attribute__((noreturn)) child(struct params *p, int fd)
 	cfg.entry = p->entry;
 	cfg.stack_top = p->stack_top;
 
-	/* 2. Drop what the function must not have. */
+	/* 2. Drop what the function must not have (a server did the part
+	 * that holds for every call once; its children inherit it). */
 	if ((err = sys(NR_close_range, 0, ~0U, 0)))
 		fail(10, err);
 	set_limit(RLIMIT_CPU, p->cpu_soft, p->cpu_hard);
 	set_limit(RLIMIT_AS, p->as_limit, p->as_limit);
-	set_limit(RLIMIT_CORE, 0, 0);
-	set_limit(RLIMIT_FSIZE, 0, 0);
 	set_limit(RLIMIT_NOFILE, 0, 0);
 	set_limit(RLIMIT_NPROC, 0, 0);
-	if ((err = sys(NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0)))
-		fail(11, err);
-	/* SIGXCPU (the CPU-time backstop) must kill; exec keeps an ignored
-	 * disposition, so set the default explicitly. */
-	struct ksigaction dfl = {0, SA_RESTORER, (void *)stub_restorer, 0};
-	if ((err = sys6(NR_rt_sigaction, SIGXCPU, (u64)&dfl, 0, 8, 0, 0)))
-		fail(12, err);
-	u64 empty = 0;
-	if ((err = sys6(NR_rt_sigprocmask, SIG_SETMASK, (u64)&empty, 0, 8, 0, 0)))
-		fail(13, err);
+	if (!forked)
+		drop_common();
 
 	/* 3. ptrace mode: the host sets the word after PTRACE_SEIZE. */
 	if (p->flags & FLAG_HANDSHAKE) {
@@ -448,8 +459,7 @@ static void __attribute__((noreturn)) serve(u64 flags, u64 *sp, char *strings_en
 	sys(NR_prctl, PR_SET_NAME, "tessera-serve", 0);
 	if ((err = sys(NR_close_range, 1, ~0U, 0)))
 		fail(50, err);
-	if ((err = sys(NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0)))
-		fail(51, err);
+	drop_common();
 	if (flags & FLAG_SECCOMP_HANDLERS)
 		install_handlers();
 	wipe(sp, strings_end);
@@ -491,7 +501,7 @@ static void __attribute__((noreturn)) serve(u64 flags, u64 *sp, char *strings_en
 		if (fd >= 0 && !(m.flags & 0x8 /* MSG_CTRUNC */)) {
 			pid = sys(NR_clone, CLONE_PARENT | SIGCHLD, 0, 0);
 			if (pid == 0)
-				child(check_params((u64)n, 0), fd);
+				child(check_params((u64)n, 0), fd, 1);
 		}
 		if (fd >= 0)
 			sys(NR_close, fd, 0, 0);
@@ -557,7 +567,7 @@ static void __attribute__((noreturn, used)) stub_main(u64 *sp, int relocated)
 	if (p->flags & FLAG_SECCOMP_HANDLERS)
 		install_handlers();
 	wipe(sp, strings_end);
-	child(p, 0);
+	child(p, 0, 0);
 }
 
 /*
