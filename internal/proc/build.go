@@ -133,6 +133,13 @@ func Build(name, dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("proc: creating the stub cache: %w", err)
 	}
+	// The binary is written here and then executed: nobody else may be
+	// able to swap it in between.
+	if fi, err := os.Lstat(dir); err != nil {
+		return "", err
+	} else if st, ok := fi.Sys().(*syscall.Stat_t); !fi.IsDir() || fi.Mode().Perm()&0o022 != 0 || !ok || int(st.Uid) != os.Getuid() {
+		return "", fmt.Errorf("proc: the stub cache %s must be a folder of uid %d that nobody else can write to", dir, os.Getuid())
+	}
 	cc := compiler()
 	tmp, err := os.CreateTemp(dir, base+".tmp-*")
 	if err != nil {

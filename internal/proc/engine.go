@@ -86,10 +86,9 @@ type Engine struct {
 	ctxs     *contexts
 	spawner  *spawner // SpawnServer: the thread that starts the servers
 
-	mu      sync.Mutex
-	live    map[*Call]struct{}
-	servers map[*server]struct{}
-	closed  bool
+	mu     sync.Mutex
+	live   map[*Call]struct{}
+	closed bool
 }
 
 // slot is the right to run one call at a time, with its stub server.
@@ -125,7 +124,7 @@ func NewEngine(mode Mode, cfg Config) (*Engine, error) {
 	}
 	e := &Engine{
 		mode: mode, stub: stub, filter: f, cpuLimit: lim, keepVDSO: cfg.KeepVDSO, onStart: cfg.OnStart,
-		spawn: cfg.Spawn, slots: make(chan *slot, n), live: map[*Call]struct{}{}, servers: map[*server]struct{}{},
+		spawn: cfg.Spawn, slots: make(chan *slot, n), live: map[*Call]struct{}{},
 		ctxs: newContexts(min(n+1, 8)),
 	}
 	for range n {
@@ -348,25 +347,14 @@ func (e *Engine) startServer() (*server, error) {
 	if closed {
 		return nil, ErrClosed
 	}
-	srv, err := startServer(e.spawner, e.stub, e.serverFlags(), e.filter)
-	if err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	e.servers[srv] = struct{}{}
-	e.mu.Unlock()
-	return srv, nil
+	return startServer(e.spawner, e.stub, e.serverFlags(), e.filter)
 }
 
 func (e *Engine) stopServer(sl *slot) {
-	if sl.srv == nil {
-		return
+	if sl.srv != nil {
+		sl.srv.close()
+		sl.srv = nil
 	}
-	e.mu.Lock()
-	delete(e.servers, sl.srv)
-	e.mu.Unlock()
-	sl.srv.close()
-	sl.srv = nil
 }
 
 // putSlot returns a slot after a call; after Close its server goes.
@@ -472,7 +460,8 @@ func (e *Engine) Close() error {
 	}
 	e.ctxs.close()
 	// Idle slots give up their servers now, busy ones when their call
-	// returns them (putSlot).
+	// returns them (putSlot). Closing the spawner's thread kills (by
+	// PDEATHSIG) whatever server or process is still alive.
 	for range cap(e.slots) {
 		select {
 		case sl := <-e.slots:
