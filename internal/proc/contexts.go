@@ -3,15 +3,26 @@ package proc
 import (
 	"sync"
 
+	"golang.org/x/sys/unix"
+
 	"tessera/loader"
 )
 
-// contexts takes the two expensive ends of a context's life off the call's
-// critical path: memfd_create, ftruncate, sealing and mmap happen ahead of
-// time in a background goroutine, and munmap and close (which frees the
-// touched pages and shoots down TLB entries) happen after the call in
-// another. A pooled context is as fresh as a new one: created zeroed,
-// never mapped by any process, never handed to a call before.
+// contexts takes the expensive parts of a context's life off the call's
+// critical path. Creating one (memfd_create, ftruncate, sealing, mmap)
+// happens ahead of time in a background goroutine. After a call, once its
+// process is reaped and its outputs released, another goroutine scrubs the
+// context: every page the memfd holds (found with SEEK_DATA/SEEK_HOLE, so
+// whatever any process wrote, the control page included) is zeroed through
+// the host's mapping, and the context goes back to the ready queue. That
+// avoids munmap's TLB shootdowns and close's freeing, and the host's page
+// faults when it fills the context next time. A context that holds more
+// than maxScrub bytes is freed instead (munmap and close, still in the
+// background), so the pool never pins much memory.
+//
+// A context handed to a call is thus zeroed and mapped by no process but
+// the host: either never used, or scrubbed after the last process that
+// mapped it is gone.
 type contexts struct {
 	depth int // contexts kept ready per size
 
@@ -26,6 +37,10 @@ type contexts struct {
 
 // maxSizes bounds how many context sizes are kept ready at once.
 const maxSizes = 4
+
+// maxScrub is the most memory a used context may hold and still be
+// scrubbed for reuse.
+const maxScrub = 4 << 20
 
 func newContexts(depth int) *contexts {
 	p := &contexts{
@@ -42,21 +57,23 @@ func newContexts(depth int) *contexts {
 // get returns a fresh context of size bytes whose release (by the call and
 // by its outputs, whichever comes last) is asynchronous.
 func (p *contexts) get(size uint64) (*loader.Context, error) {
-	held := p.take(size)
+	held, left := p.take(size)
 	if held == nil {
 		var err error
 		if held, err = loader.NewContext(size); err != nil {
 			return nil, err
 		}
 	}
-	p.mu.Lock()
-	if !p.closed {
-		select {
-		case p.refill <- size:
-		default: // the filler is busy; the next call asks again
+	if left == 0 {
+		p.mu.Lock()
+		if !p.closed {
+			select {
+			case p.refill <- size:
+			default: // the filler is busy; the next call asks again
+			}
 		}
+		p.mu.Unlock()
 	}
-	p.mu.Unlock()
 	// The call's context is a view of the pooled one; when its last
 	// reference goes, the pooled one goes to the reaper.
 	ctx, err := loader.NewContextOn(held.Bytes(), held.Fd(), func() error {
@@ -70,16 +87,17 @@ func (p *contexts) get(size uint64) (*loader.Context, error) {
 	return ctx, nil
 }
 
-func (p *contexts) take(size uint64) *loader.Context {
+// take pops a ready context of size, and says how many are left.
+func (p *contexts) take(size uint64) (*loader.Context, int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	q := p.ready[size]
 	if len(q) == 0 {
-		return nil
+		return nil, 0
 	}
 	c := q[len(q)-1]
 	p.ready[size] = q[:len(q)-1]
-	return c
+	return c, len(q) - 1
 }
 
 func (p *contexts) free(c *loader.Context) {
@@ -116,12 +134,12 @@ func (p *contexts) filler() {
 	}
 }
 
-// put adds a ready context, forgetting the least recently used size when
-// there are too many.
+// put adds a ready context, unless enough are ready; it forgets the least
+// recently used size when there are too many.
 func (p *contexts) put(size uint64, c *loader.Context) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed {
+	if p.closed || len(p.ready[size]) >= p.depth {
 		c.Release()
 		return
 	}
@@ -145,8 +163,43 @@ func (p *contexts) put(size uint64, c *loader.Context) {
 
 func (p *contexts) reaper() {
 	for c := range p.dead {
-		c.Release()
+		if scrub(c) {
+			p.put(c.Size(), c)
+		} else {
+			c.Release()
+		}
 	}
+}
+
+// scrub zeroes every page a used context's memfd holds, unless they add up
+// to more than maxScrub bytes; it reports whether the context is clean.
+func scrub(c *loader.Context) bool {
+	fd, mem := c.Fd(), c.Bytes()
+	type extent struct{ lo, hi int64 }
+	var data []extent
+	var total int64
+	for off := int64(0); off < int64(len(mem)); {
+		lo, err := unix.Seek(fd, off, unix.SEEK_DATA)
+		if err == unix.ENXIO {
+			break // no data after off
+		}
+		if err != nil {
+			return false
+		}
+		hi, err := unix.Seek(fd, lo, unix.SEEK_HOLE)
+		if err != nil || hi <= lo || hi > int64(len(mem)) {
+			return false
+		}
+		if total += hi - lo; total > maxScrub {
+			return false
+		}
+		data = append(data, extent{lo, hi})
+		off = hi
+	}
+	for _, e := range data {
+		clear(mem[e.lo:e.hi])
+	}
+	return true
 }
 
 // close frees the ready contexts and stops both goroutines; contexts still

@@ -229,18 +229,20 @@ func Regs() []byte {
 }
 
 // areas sets [rsi, rdi) to each memory area Scribble writes and Scan
-// checks in turn: the heap, 256 KiB of stack below the initial stack
-// pointer, and the spare part of the data segment.
+// checks in turn: the heap, the whole stack below the initial stack pointer
+// (it starts a guard page above the heap's end), and the spare part of the
+// data segment.
 func areas(a *Asm, each func(label string)) {
 	a.Load(RSI, At(RBX, sdHeapBegin)).Load(RDI, At(RBX, sdHeapEnd))
 	each("heap")
-	a.Mov(RDI, RSP).Lea(RSI, At(RSP, -256<<10))
+	a.Load(RSI, At(RBX, sdHeapEnd)).AddImm(RSI, loader.PageSize).Mov(RDI, RSP)
 	each("stack")
 	a.MovImm(RSI, DataAddr+loader.SystemDataSize64).MovImm(RDI, DataAddr+DataSize)
 	each("data")
 }
 
-// Scribble writes Secret over every area (see areas).
+// Scribble writes Secret over every area (see areas): nearly all of a
+// ContextSize context.
 func Scribble() []byte {
 	a := prologue().MovImm(RAX, Secret)
 	areas(a, func(l string) {

@@ -503,11 +503,12 @@ static void __attribute__((noreturn)) serve(u64 flags, u64 *sp, char *strings_en
 			if (pid == 0)
 				child(check_params((u64)n, 0), fd, 1);
 		}
+		reply(&pid, sizeof pid);
+		/* Off the host's path: the next child must not find this
+		 * request in its copy, nor this memfd. */
 		if (fd >= 0)
 			sys(NR_close, fd, 0, 0);
-		/* The next child must not find this request in its copy. */
 		zero(params, (u64)n);
-		reply(&pid, sizeof pid);
 	}
 }
 
