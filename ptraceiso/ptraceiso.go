@@ -14,6 +14,9 @@ import (
 // Config configures a Runner. The zero value is ready to use.
 type Config = proc.Config
 
+// Spawn is how a call's process is made (Config.Spawn).
+type Spawn = proc.Spawn
+
 // How a call's process is made (Config.Spawn); see docs/process-backends.md.
 const (
 	SpawnServer = proc.SpawnServer // forked by a stub server (the default)
