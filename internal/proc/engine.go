@@ -347,7 +347,17 @@ func (e *Engine) startServer() (*server, error) {
 	if closed {
 		return nil, ErrClosed
 	}
-	return startServer(e.spawner, e.stub, e.serverFlags(), e.filter)
+	// The kernel places the stub at random; in the rare layout where its
+	// code crosses a 4 GiB boundary the gate does not fit, and a new
+	// server gets a new layout.
+	var err error
+	for range 3 {
+		var srv *server
+		if srv, err = startServer(e.spawner, e.stub, e.serverFlags(), e.filter); err == nil || !errors.Is(err, errGateSplit) {
+			return srv, err
+		}
+	}
+	return nil, err
 }
 
 func (e *Engine) stopServer(sl *slot) {

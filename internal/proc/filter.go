@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"errors"
 	"fmt"
 
 	"golang.org/x/net/bpf"
@@ -133,7 +134,7 @@ func (f *Filter) Program() []bpf.RawInstruction { return append([]bpf.RawInstruc
 // 4 GiB (the stub is a few pages; the server asks again if not).
 func (f *Filter) Gated(lo, hi uint64) ([]bpf.RawInstruction, error) {
 	if lo >= hi || lo>>32 != hi>>32 {
-		return nil, fmt.Errorf("proc: gate (%#x, %#x] is empty or crosses a 4 GiB boundary", lo, hi)
+		return nil, fmt.Errorf("%w: (%#x, %#x]", errGateSplit, lo, hi)
 	}
 	return f.assemble([]bpf.Instruction{
 		bpf.LoadAbsolute{Off: sdIPHigh, Size: 4},
@@ -143,6 +144,9 @@ func (f *Filter) Gated(lo, hi uint64) ([]bpf.RawInstruction, error) {
 		bpf.JumpIf{Cond: bpf.JumpGreaterThan, Val: uint32(hi), SkipFalse: toAllow}, // ip <= hi -> allow
 	})
 }
+
+// errGateSplit: a gate that is empty or crosses a 4 GiB boundary.
+var errGateSplit = errors.New("proc: the gate is empty or crosses a 4 GiB boundary")
 
 // Mode returns the filter's mode.
 func (f *Filter) Mode() Mode { return f.mode }

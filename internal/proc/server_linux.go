@@ -17,6 +17,10 @@ const (
 	readyMagic = 0x3130594452535354 // "TSSRDY01"
 )
 
+// maxStubCode bounds the code range a server may ask its filter to let
+// through; the stub's setup code is a few pages.
+const maxStubCode = 1 << 20
+
 // server is one running stub server: a process that forks a child per
 // call, each of which becomes a call's process. It serves one request at
 // a time; an engine has one per slot.
@@ -105,10 +109,11 @@ func (s *server) handshake(f *Filter) error {
 		return fmt.Errorf("proc: the stub server did not say hello: %w", err)
 	}
 	le := binary.LittleEndian
-	if le.Uint64(hello[:]) != helloMagic {
+	lo, hi := le.Uint64(hello[8:]), le.Uint64(hello[16:])
+	if le.Uint64(hello[:]) != helloMagic || hi <= lo || hi-lo > maxStubCode {
 		return fmt.Errorf("proc: the stub server said %x", hello)
 	}
-	prog, err := f.Gated(le.Uint64(hello[8:]), le.Uint64(hello[16:]))
+	prog, err := f.Gated(lo, hi)
 	if err != nil {
 		return err
 	}
