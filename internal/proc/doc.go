@@ -16,7 +16,7 @@
 // on demand with the system compiler into a content-addressed cache (see
 // StubPath and docs/process-backends.md).
 //
-// Raw system calls and unsafe are confined to spawn_linux.go and
-// server_linux.go; everything else is ordinary Go that the tests exercise
-// without starting a process.
+// unsafe and unix.Syscall are confined to spawn_linux.go, the stub server's
+// socket calls to server_linux.go; everything else is ordinary Go, most of
+// it tested without starting a process.
 package proc
