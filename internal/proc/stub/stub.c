@@ -1,9 +1,9 @@
 /*
  * tessera process stub: the program that turns a fresh process into a
  * compute function's sandbox on the seccomp and ptrace backends. It runs in
- * one of two ways (package tessera/internal/proc, spawn.go, chooses):
+ * one of two ways (Config.Spawn in package tessera/internal/proc chooses):
  *
- *   server  exec'd once per engine as "tessera-stub serve FLAGS" with a
+ *   server  exec'd once per engine slot as "tessera-stub serve FLAGS" with a
  *           SOCK_SEQPACKET socket as fd 0. It drops what it can, installs
  *           the signal handlers (seccomp mode), reports the range of its
  *           setup code, installs the filter the host sends back (which
