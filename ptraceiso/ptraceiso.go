@@ -101,8 +101,9 @@ func died(ws unix.WaitStatus) bool {
 // die), or no failure and the signal to deliver when it resumes.
 func stopped(c *proc.Call, ws unix.WaitStatus) (deliver syscall.Signal, failure error) {
 	sig := ws.StopSignal()
+	event := int(uint32(ws)>>16) & 0xff // PTRACE_EVENT_*, 0 for a signal
 	switch {
-	case sig == unix.SIGTRAP && ws.TrapCause() == unix.PTRACE_EVENT_SECCOMP:
+	case sig == unix.SIGTRAP && event == unix.PTRACE_EVENT_SECCOMP:
 		si, err := getSyscallInfo(c.Pid)
 		if err != nil {
 			return 0, fmt.Errorf("ptraceiso: %w: reading the blocked call: %v", loader.ErrSyscall, err)
@@ -111,10 +112,10 @@ func stopped(c *proc.Call, ws unix.WaitStatus) (deliver syscall.Signal, failure 
 			return 0, nil // arch_prctl(ARCH_SET_FS) inside the context: let it run
 		}
 		return 0, proc.NewSyscallError(si.arch, int(si.nr), si.args, si.ip)
-	case sig == unix.SIGTRAP && ws.TrapCause() > 0:
+	case event != 0:
 		// PTRACE_EVENT_STOP: a group stop (SIGSTOP from outside) or an
 		// interrupt. A function cannot do this itself; the call ends.
-		return 0, errors.New("ptraceiso: the function's process was stopped from outside")
+		return 0, fmt.Errorf("ptraceiso: the function's process was stopped from outside (%s, event %d)", unix.SignalName(sig), event)
 	}
 	switch sig {
 	case unix.SIGSEGV, unix.SIGBUS, unix.SIGILL, unix.SIGFPE, unix.SIGTRAP:

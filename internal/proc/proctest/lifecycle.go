@@ -40,6 +40,7 @@ func Lifecycle(t *testing.T, open Open, spawn proc.Spawn) {
 	t.Run("server_restart", func(t *testing.T) { serverRestart(t, open, spawn) })
 	t.Run("fresh", func(t *testing.T) { fresh(t, open) })
 	t.Run("cancel", func(t *testing.T) { cancel(t, open) })
+	t.Run("stopped_from_outside", func(t *testing.T) { stoppedFromOutside(t, open) })
 	t.Run("expired", func(t *testing.T) { expired(t, open) })
 	t.Run("cpu_limit", func(t *testing.T) { cpuLimit(t, open) })
 	t.Run("close", func(t *testing.T) { closeInFlight(t, open) })
@@ -372,6 +373,33 @@ func cancel(t *testing.T, open Open) {
 	cancel()
 	if err := <-done; !errors.Is(err, loader.ErrCanceled) {
 		t.Errorf("want ErrCanceled, got %v", err)
+	}
+	if _, _, alive := Stat(pid); alive {
+		t.Errorf("process %d outlived its call", pid)
+	}
+}
+
+// stoppedFromOutside: SIGSTOP sent to a function's process by someone else
+// does not hang the call: it ends with an error (ptrace sees the stop,
+// seccomp the kill that follows) once the deadline passes at the latest,
+// and no process is left.
+func stoppedFromOutside(t *testing.T, open Open) {
+	pids := make(chan int, 1)
+	b := mustOpen(t, open, proc.Config{OnStart: func(pid int) { pids <- pid }})
+	fn := (&Case{Name: "loop", Code: Loop()}).Load(t, b)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { _, err := fn.Run(ctx, nil); done <- err }()
+	pid := <-pids
+	for deadline := time.Now().Add(10 * time.Second); !running(pid) && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Microsecond)
+	}
+	unix.Kill(pid, unix.SIGSTOP)
+	if err := <-done; err == nil {
+		t.Error("a stopped function's call succeeded")
+	} else {
+		t.Log(err)
 	}
 	if _, _, alive := Stat(pid); alive {
 		t.Errorf("process %d outlived its call", pid)
