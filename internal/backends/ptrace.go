@@ -1,6 +1,7 @@
 package backends
 
 import (
+	"tessera/internal/proc"
 	"tessera/internal/sandbox"
 	"tessera/ptraceiso"
 )
@@ -12,5 +13,10 @@ func init() {
 			return nil, err
 		}
 		return r.Backend(), nil
-	}, probeProcess)
+	}, func() error {
+		if err := probeProcess(); err != nil {
+			return err
+		}
+		return proc.PtraceSupported()
+	})
 }

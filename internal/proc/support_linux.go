@@ -25,3 +25,14 @@ func Supported() error {
 	}
 	return nil
 }
+
+// PtraceSupported reports why this process cannot trace its children, or
+// nil: Yama's ptrace_scope 3 forbids ptrace altogether (scopes 0 to 2
+// allow a parent, or root, to attach to its child).
+func PtraceSupported() error {
+	b, err := os.ReadFile("/proc/sys/kernel/yama/ptrace_scope")
+	if err == nil && strings.TrimSpace(string(b)) == "3" {
+		return fmt.Errorf("proc: ptrace is disabled (kernel.yama.ptrace_scope = 3)")
+	}
+	return nil
+}

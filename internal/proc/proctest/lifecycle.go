@@ -547,8 +547,18 @@ func leaks(t *testing.T, open Open) {
 }
 
 // Run runs the suite and the lifecycle tests on the backends open makes,
-// with each way of making a call's process.
+// with each way of making a call's process. It skips when the machine
+// cannot run the backend at all (no seccomp, no ptrace permission).
 func Run(t *testing.T, open Open) {
+	b, err := open(proc.Config{})
+	if err != nil {
+		t.Skipf("unavailable here: %v", err)
+	}
+	_, err = (&Case{Name: "noop", Code: Noop()}).Load(t, b).Run(context.Background(), nil)
+	b.Close()
+	if errors.Is(err, unix.EPERM) {
+		t.Skipf("not permitted here: %v", err)
+	}
 	for _, spawn := range []proc.Spawn{proc.SpawnServer, proc.SpawnExec} {
 		t.Run(spawn.String(), func(t *testing.T) {
 			t.Run("suite", func(t *testing.T) {
