@@ -35,7 +35,7 @@ func kvmFloors(cfg *Config, w Workload) ([]*Target, error) {
 		return []*Target{run}, err
 	}
 	fn := &loader.Function{Name: w.Guest, Image: img, ContextSize: w.ContextSize}
-	fresh := &Target{System: "floor/fresh-vm", Kind: KindFloor, Function: w.Name, MaxCalls: 500, Heavy: true,
+	fresh := &Target{System: "floor/fresh-vm", Kind: KindFloor, Function: w.Name, MaxCalls: 500, Group: groupHeavy,
 		call: func(ctx context.Context) (Phases, bool, error) {
 			e, err := vmm.NewEngine(vmm.Config{MaxContextSize: 64 << 20})
 			if err != nil {

@@ -11,6 +11,15 @@ import (
 	"tessera/loader"
 )
 
+// groupOf is the interleaving group of each backend and its floor.
+var groupOf = map[string]string{
+	"kvm": "kvm", "floor/kvm-run": "kvm",
+	"seccomp": "process", "ptrace": "process", "floor/vfork-exec": "process",
+	"wasm": "wasm", "floor/wazero": "wasm",
+}
+
+const groupHeavy = "heavy"
+
 // floorOf names the floor each backend is reported against.
 var floorOf = map[string]string{
 	"kvm":     "floor/kvm-run",
@@ -79,6 +88,9 @@ func buildTargets(cfg *Config) (targets []*Target, skipped []string, cleanup fun
 				continue
 			}
 			for _, t := range ts {
+				if t.Group == "" {
+					t.Group = groupOf[t.System]
+				}
 				if cfg.wantSystem(t.System) || cfg.wantSystem(t.Floor) {
 					targets = append(targets, t)
 				} else if t.close != nil {
@@ -131,5 +143,5 @@ func backendTarget(b sandbox.Backend, w Workload) (*Target, error) {
 		outs.Release()
 		return ph, traced, err
 	}
-	return &Target{System: b.Name(), Kind: KindBackend, Floor: floorOf[b.Name()], Function: w.Name, call: call}, nil
+	return &Target{System: b.Name(), Kind: KindBackend, Floor: floorOf[b.Name()], Group: groupOf[b.Name()], Function: w.Name, call: call}, nil
 }
