@@ -1,3 +1,5 @@
+//go:build linux && amd64
+
 // Package proctest holds hand-assembled test guests and the test suite the
 // process backends share. The guests are built with internal/elfgen from
 // machine code assembled by Asm, so the tests need no C toolchain for them;
