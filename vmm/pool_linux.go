@@ -109,6 +109,19 @@ func (p *Pool) RunTrace(ctx context.Context, fn *loader.Function, inputs []loade
 	return outs, err
 }
 
+// FloorRoundTrip runs Engine.FloorRoundTrip on the calling thread's engine:
+// the floor of a call measured on the very VM the pool's calls run on.
+func (p *Pool) FloorRoundTrip() error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	pe, err := p.acquire(unix.Gettid())
+	if err != nil {
+		return err
+	}
+	defer p.release(pe)
+	return pe.e.FloorRoundTrip()
+}
+
 // acquire returns the calling thread's engine, marked busy.
 func (p *Pool) acquire(tid int) (*pooled, error) {
 	p.mu.Lock()

@@ -38,6 +38,10 @@ func (b *kvmBackend) Load(spec sandbox.Spec) (sandbox.Function, error) {
 
 func (b *kvmBackend) Close() error { return b.pool.Close() }
 
+// FloorRoundTrip is one bare KVM_RUN round trip with register reset on the
+// calling thread's VM: the floor a call on this backend stands on.
+func (b *kvmBackend) FloorRoundTrip() error { return b.pool.FloorRoundTrip() }
+
 type kvmFunction struct {
 	pool *vmm.Pool
 	fn   *loader.Function
