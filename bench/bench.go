@@ -30,11 +30,14 @@ type Target struct {
 	Floor    string // for a backend: the floor System it is compared with
 	Function string
 	MaxCalls int // 0: as many as the run's n
-	// Heavy targets take milliseconds per call and disturb caches and the
-	// KVM module (fresh VMs, peer sandboxes): they are interleaved among
-	// themselves, after the light ones, so a light call never directly
-	// follows a heavy one.
-	Heavy bool
+	// Group: targets are interleaved only with the targets of their own
+	// group, and groups run one after another. A backend shares its group
+	// with its floor. Backends leave work behind (a dead process's kernel
+	// teardown, memory scrubbing) that runs on the other CPUs while the
+	// next call is measured: without groups, one family's cleanup lands in
+	// another family's numbers. Heavy targets (fresh VMs, peers) take
+	// milliseconds and disturb caches: they share the last group.
+	Group string
 
 	// call runs once; it returns the breakdown if it has one.
 	call  func(ctx context.Context) (Phases, bool, error)
@@ -89,9 +92,9 @@ func (c *Config) logf(format string, args ...any) {
 	}
 }
 
-// Measure builds every target and runs them interleaved (see interleave),
-// light targets first, then heavy ones. It runs on one locked OS thread:
-// the KVM targets' VMs belong to it.
+// Measure builds every target and runs each group of them interleaved (see
+// Target.Group and interleave). It runs on one locked OS thread: the KVM
+// targets' VMs belong to it.
 func Measure(cfg Config) ([]*Result, []string, error) {
 	if cfg.N <= 0 {
 		cfg.N = 1000
@@ -129,17 +132,24 @@ func Measure(cfg Config) ([]*Result, []string, error) {
 		}
 		cancel()
 	}
-	var light, heavy []*Result
+	var groups [][]*Result
+	index := map[string]int{}
 	for _, r := range results {
-		if r.Target.Heavy {
-			heavy = append(heavy, r)
-		} else {
-			light = append(light, r)
+		g := r.Target.Group
+		i, ok := index[g]
+		if !ok {
+			i = len(groups)
+			index[g] = i
+			groups = append(groups, nil)
 		}
+		groups[i] = append(groups[i], r)
+	}
+	if i, ok := index[groupHeavy]; ok && i != len(groups)-1 {
+		groups = append(append(groups[:i:i], groups[i+1:]...), groups[i])
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, group := range [][]*Result{light, heavy} {
-		interleave(&cfg, group, rng)
+	for _, g := range groups {
+		interleave(&cfg, g, rng)
 	}
 	return results, skipped, nil
 }

@@ -8,8 +8,6 @@ import (
 	"runtime"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Host describes the machine a measurement ran on. Every report carries it:
@@ -30,10 +28,7 @@ type Host struct {
 // DescribeHost reads the host facts.
 func DescribeHost() Host {
 	h := Host{Cores: runtime.NumCPU(), Go: runtime.Version(), Date: time.Now().UTC().Format(time.RFC3339)}
-	var u unix.Utsname
-	if unix.Uname(&u) == nil {
-		h.Kernel = strings.TrimRight(string(u.Release[:]), "\x00")
-	}
+	h.Kernel = kernelRelease()
 	flags := ""
 	if f, err := os.Open("/proc/cpuinfo"); err == nil {
 		s := bufio.NewScanner(f)

@@ -99,7 +99,7 @@ func peerTargets(cfg *Config, w Workload) ([]*Target, []string) {
 			run = ns.run
 			cleanup = func() { ns.close(); os.RemoveAll(dir) }
 		}
-		t := &Target{System: p.name, Kind: KindPeer, Function: w.Name, MaxCalls: cfg.PeerCalls, Heavy: true, close: cleanup,
+		t := &Target{System: p.name, Kind: KindPeer, Function: w.Name, MaxCalls: cfg.PeerCalls, Group: groupHeavy, close: cleanup,
 			call: func(ctx context.Context) (Phases, bool, error) { return Phases{}, false, run(ctx, argv) }}
 		targets = append(targets, t)
 	}

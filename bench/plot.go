@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"gonum.org/v1/plot"
@@ -57,7 +58,9 @@ func (r *Report) WritePlots(dir string) ([]string, error) {
 	if len(r.Sweeps) > 0 {
 		p := plot.New()
 		p.Title.Text = fmt.Sprintf("latency against offered load, open loop (%s)", r.Host.short())
-		p.X.Label.Text = "offered calls per second"
+		p.X.Label.Text = "offered calls per second (log scale)"
+		p.X.Scale = plot.LogScale{}
+		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
 		p.Y.Label.Text = "latency (µs, log scale)"
 		p.Y.Scale = plot.LogScale{}
 		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
@@ -123,5 +126,6 @@ func addCDF(p *plot.Plot, label string, samples []Sample, i int) error {
 }
 
 func (h Host) short() string {
-	return fmt.Sprintf("%d cores, %s, /dev/kvm %s", h.Cores, h.CPU, h.KVM)
+	kvm, _, _ := strings.Cut(h.KVM, " ")
+	return fmt.Sprintf("%d cores, %s, KVM: %s", h.Cores, h.CPU, kvm)
 }

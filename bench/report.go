@@ -45,7 +45,18 @@ func (r *Report) ratio(res *Result) (string, float64) {
 		return "", 0
 	}
 	t := res.Target
+	rel := func(system, label string) (string, float64) {
+		if o := r.find(system, t.Function); o != nil && o != res && len(o.Samples) > 0 {
+			x := float64(st.P50) / float64(summarize(o.Samples).P50)
+			return fmt.Sprintf("%.2f× %s", x, label), x
+		}
+		return "", 0
+	}
 	switch {
+	case t.Kind == KindBackend && t.Function != "noop":
+		// A floor says nothing about a compute-bound function; how the
+		// backends compare with each other on it does.
+		return rel("kvm", "kvm")
 	case t.Kind == KindBackend && t.Floor != "":
 		if f := r.find(t.Floor, ""); f != nil && len(f.Samples) > 0 {
 			x := float64(st.P50) / float64(summarize(f.Samples).P50)

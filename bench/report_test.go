@@ -56,12 +56,14 @@ func testReport() *Report {
 		{Target: &Target{System: "floor/fresh-vm", Kind: KindFloor, Function: "noop"}, Samples: samples(2250, 2250, 2250)},
 		{Target: &Target{System: "peer/bwrap", Kind: KindPeer, Function: "noop"}, Samples: samples(4500, 4500, 4500)},
 		{Target: &Target{System: "wasm", Kind: KindBackend, Floor: "floor/wazero", Function: "noop"}, Errors: 3},
+		{Target: &Target{System: "kvm", Kind: KindBackend, Floor: "floor/kvm-run", Function: "matmul128"}, Samples: samples(1000, 1000, 1000)},
+		{Target: &Target{System: "seccomp", Kind: KindBackend, Floor: "floor/vfork-exec", Function: "matmul128"}, Samples: samples(2000, 2000, 2000)},
 	}, Sweeps: []*Sweep{{System: "kvm", Function: "noop", Engines: 2, Steps: []SweepStep{{Offered: 500, Achieved: 500, P50: 40 * time.Microsecond, P99: 80 * time.Microsecond}}, Sustained: 500, Stop: "test"}}}
 }
 
 func TestRatios(t *testing.T) {
 	r := testReport()
-	for i, want := range []string{"1.50× floor/kvm-run", "", "50.0× slower than kvm", "100× kvm", ""} {
+	for i, want := range []string{"1.50× floor/kvm-run", "", "50.0× slower than kvm", "100× kvm", "", "", "2.00× kvm"} {
 		if got, _ := r.ratio(r.Results[i]); got != want {
 			t.Errorf("%s: %q, want %q", r.Results[i].Target.System, got, want)
 		}
@@ -108,7 +110,7 @@ func TestPlots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 2 {
+	if len(files) != 3 { // two CDFs (noop, matmul128) and the sweep
 		t.Fatalf("wrote %v", files)
 	}
 }

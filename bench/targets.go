@@ -11,6 +11,29 @@ import (
 	"tessera/loader"
 )
 
+// familyOf is the backend family of each backend and floor: a family's
+// targets for one function, with the family's floor, are interleaved.
+var familyOf = map[string]string{
+	"kvm": "kvm", "floor/kvm-run": "kvm",
+	"seccomp": "process", "ptrace": "process", "floor/vfork-exec": "process",
+	"wasm": "wasm", "floor/wazero": "wasm",
+}
+
+// group is the interleaving group of a target: its family and function.
+// Floors (function "-") join the family's noop group.
+func group(system, function string) string {
+	if function == "-" {
+		function = "noop"
+	}
+	return familyOf[system] + "/" + function
+}
+
+// floorer is a backend that can measure its own floor on the VM its calls
+// run on (the KVM backend).
+type floorer interface{ FloorRoundTrip() error }
+
+const groupHeavy = "heavy"
+
 // floorOf names the floor each backend is reported against.
 var floorOf = map[string]string{
 	"kvm":     "floor/kvm-run",
@@ -71,6 +94,11 @@ func buildTargets(cfg *Config) (targets []*Target, skipped []string, cleanup fun
 				continue
 			}
 			targets = append(targets, t)
+			if f, ok := b.(floorer); ok && w.Name == "noop" && floorOf[name] != "" {
+				targets = append(targets, &Target{System: floorOf[name], Kind: KindFloor, Function: "-",
+					Group: group(floorOf[name], "-"),
+					call:  func(context.Context) (Phases, bool, error) { return Phases{}, false, f.FloorRoundTrip() }})
+			}
 		}
 		for _, mk := range floorMakers {
 			ts, err := mk(cfg, w)
@@ -79,6 +107,9 @@ func buildTargets(cfg *Config) (targets []*Target, skipped []string, cleanup fun
 				continue
 			}
 			for _, t := range ts {
+				if t.Group == "" {
+					t.Group = group(t.System, t.Function)
+				}
 				if cfg.wantSystem(t.System) || cfg.wantSystem(t.Floor) {
 					targets = append(targets, t)
 				} else if t.close != nil {
@@ -131,5 +162,5 @@ func backendTarget(b sandbox.Backend, w Workload) (*Target, error) {
 		outs.Release()
 		return ph, traced, err
 	}
-	return &Target{System: b.Name(), Kind: KindBackend, Floor: floorOf[b.Name()], Function: w.Name, call: call}, nil
+	return &Target{System: b.Name(), Kind: KindBackend, Floor: floorOf[b.Name()], Group: group(b.Name(), w.Name), Function: w.Name, call: call}, nil
 }

@@ -5,9 +5,6 @@ package vmm_test
 import (
 	"testing"
 
-	"golang.org/x/sys/cpu"
-
-	"tessera/guest"
 	"tessera/internal/backends"
 	"tessera/internal/conformance"
 	"tessera/vmm"
@@ -27,14 +24,7 @@ func TestConformance(t *testing.T) {
 	override := map[string]conformance.Override{
 		"hostile_int20": {Reason: "int $0x20 is the exit of Dandelion's KVM backend, which tessera's accepts"},
 	}
-	arches := []string{guest.X86_64}
-	if cpu.X86.HasAVX2 && cpu.X86.HasBMI2 && cpu.X86.HasFMA {
-		arches = append(arches, guest.X86_64v3)
-	}
-	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VL {
-		arches = append(arches, guest.X86_64v4)
-	}
-	for _, arch := range arches {
+	for _, arch := range conformance.NativeArches() {
 		t.Run(arch, func(t *testing.T) {
 			conformance.Run(t, b, conformance.Target{Arch: arch, Override: override})
 		})

@@ -21,7 +21,9 @@ type PoolConfig struct {
 	// Engines is how many functions may run at once. Default: one per CPU.
 	Engines int
 	// MaxEngines bounds how many engines (VMs) the pool keeps; idle ones
-	// beyond it are closed. Default: 2×Engines, at least 4.
+	// beyond it are closed. Calls run on whichever OS threads the Go
+	// runtime gives their goroutines, usually a few more than Engines, and
+	// a VM costs about 2 ms to create: default 4×Engines, at least 16.
 	MaxEngines int
 	// IdleTrim is how long an engine may sit idle before it returns its
 	// guest memory to the OS. Default 1 s; negative disables trimming.
@@ -63,7 +65,7 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 		cfg.Engines = runtime.NumCPU()
 	}
 	if cfg.MaxEngines <= 0 {
-		cfg.MaxEngines = max(2*cfg.Engines, 4)
+		cfg.MaxEngines = max(4*cfg.Engines, 16)
 	}
 	if cfg.IdleTrim == 0 {
 		cfg.IdleTrim = time.Second
@@ -107,6 +109,19 @@ func (p *Pool) RunTrace(ctx context.Context, fn *loader.Function, inputs []loade
 	outs, err := pe.e.RunTrace(ctx, fn, inputs, tr)
 	p.release(pe)
 	return outs, err
+}
+
+// FloorRoundTrip runs Engine.FloorRoundTrip on the calling thread's engine:
+// the floor of a call measured on the very VM the pool's calls run on.
+func (p *Pool) FloorRoundTrip() error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	pe, err := p.acquire(unix.Gettid())
+	if err != nil {
+		return err
+	}
+	defer p.release(pe)
+	return pe.e.FloorRoundTrip()
 }
 
 // acquire returns the calling thread's engine, marked busy.

@@ -1,3 +1,5 @@
+//go:build linux && amd64
+
 package backends
 
 import (
@@ -35,6 +37,10 @@ func (b *kvmBackend) Load(spec sandbox.Spec) (sandbox.Function, error) {
 }
 
 func (b *kvmBackend) Close() error { return b.pool.Close() }
+
+// FloorRoundTrip is one bare KVM_RUN round trip with register reset on the
+// calling thread's VM: the floor a call on this backend stands on.
+func (b *kvmBackend) FloorRoundTrip() error { return b.pool.FloorRoundTrip() }
 
 type kvmFunction struct {
 	pool *vmm.Pool

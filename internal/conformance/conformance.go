@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/cpu"
+
 	"tessera/guest"
 	"tessera/internal/sandbox"
 	"tessera/loader"
@@ -261,4 +263,18 @@ func (s *suite) isolation(t *testing.T) {
 	if out := guest.Item(got, "stdio", "stdout"); string(out) != "clean\n" {
 		t.Errorf("hostile_scan found what hostile_scribble left behind:\n%s", out)
 	}
+}
+
+// NativeArches returns the native guest builds this CPU can run: the
+// generic one and, where the CPU has the instructions, the x86-64-v3 and
+// -v4 builds (Mosaic's hardware-specialised variants).
+func NativeArches() []string {
+	arches := []string{guest.X86_64}
+	if cpu.X86.HasAVX2 && cpu.X86.HasBMI2 && cpu.X86.HasFMA {
+		arches = append(arches, guest.X86_64v3)
+	}
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VL {
+		arches = append(arches, guest.X86_64v4)
+	}
+	return arches
 }

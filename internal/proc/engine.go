@@ -1,0 +1,489 @@
+//go:build linux && amd64
+
+package proc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"tessera/loader"
+)
+
+// Config configures an Engine. The zero value is ready to use.
+type Config struct {
+	// Stub is the path of the stub binary; "" uses StubPath (the
+	// environment's TESSERA_STUB, or one built on demand).
+	Stub string
+	// CPULimit is the RLIMIT_CPU backstop for calls without a deadline
+	// (default DefaultCPULimit). With a deadline the limit is the time left,
+	// rounded up to seconds, plus one.
+	CPULimit time.Duration
+	// Engines is the number of calls that may run at once; 0 means one per
+	// CPU (GOMAXPROCS). More calls wait for a free engine.
+	Engines int
+	// KeepVDSO leaves the vDSO mapped in the function's process
+	// (diagnostics only: it lets the function read the host's clocks).
+	KeepVDSO bool
+	// OnStart, if set, is called with the pid of every new process right
+	// after it started, before it runs the function (tests, tracing). It
+	// must return quickly.
+	OnStart func(pid int)
+	// Spawn chooses how each call's process is made (default SpawnServer).
+	Spawn Spawn
+}
+
+// Spawn is how an engine gets a brand-new process for a call.
+type Spawn uint8
+
+const (
+	// SpawnServer: a stub server per engine slot forks a child per call
+	// (clone(CLONE_PARENT)); the child inherits the server's filter, so
+	// nothing is compiled per call, and no exec happens. The default.
+	SpawnServer Spawn = iota
+	// SpawnExec: syscall.ForkExec (clone(CLONE_VM|CLONE_VFORK) + execve)
+	// of the stub per call, which installs the filter itself.
+	SpawnExec
+)
+
+func (s Spawn) String() string {
+	switch s {
+	case SpawnServer:
+		return "server"
+	case SpawnExec:
+		return "exec"
+	}
+	return fmt.Sprintf("Spawn(%d)", s)
+}
+
+// DefaultCPULimit bounds the CPU time of a call that has no deadline.
+const DefaultCPULimit = 60 * time.Second
+
+// asSlack is what RLIMIT_AS allows beyond the context: the stub, its stack
+// and its signal stack. The function cannot map anything anyway; the limit
+// is a second fence.
+const asSlack = 16 << 20
+
+// ErrClosed is returned by Run after Close.
+var ErrClosed = errors.New("backend closed")
+
+// Engine runs calls in fresh stub processes. It holds what is built once: the
+// stub's path and the filter. Safe for concurrent use.
+type Engine struct {
+	mode     Mode
+	stub     string
+	filter   *Filter
+	cpuLimit time.Duration
+	keepVDSO bool
+	onStart  func(pid int)
+	spawn    Spawn
+	slots    chan *slot
+	ctxs     *contexts
+	spawner  *spawner // SpawnServer: the thread that starts the servers
+
+	mu     sync.Mutex
+	live   map[*Call]struct{}
+	closed bool
+}
+
+// slot is the right to run one call at a time, with its stub server.
+type slot struct{ srv *server }
+
+// NewEngine builds the filter for mode and finds (or builds) the stub.
+func NewEngine(mode Mode, cfg Config) (*Engine, error) {
+	if err := Supported(); err != nil {
+		return nil, err
+	}
+	f, err := NewFilter(mode)
+	if err != nil {
+		return nil, err
+	}
+	stub := cfg.Stub
+	if stub == "" {
+		if stub, err = StubPath(); err != nil {
+			return nil, err
+		}
+	} else if err := checkBinary(stub); err != nil {
+		return nil, err
+	}
+	n := cfg.Engines
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	lim := cfg.CPULimit
+	if lim <= 0 {
+		lim = DefaultCPULimit
+	}
+	if cfg.Spawn > SpawnExec {
+		return nil, fmt.Errorf("proc: unknown spawn method %v", cfg.Spawn)
+	}
+	e := &Engine{
+		mode: mode, stub: stub, filter: f, cpuLimit: lim, keepVDSO: cfg.KeepVDSO, onStart: cfg.OnStart,
+		spawn: cfg.Spawn, slots: make(chan *slot, n), live: map[*Call]struct{}{},
+		ctxs: newContexts(min(n+1, 8)),
+	}
+	for range n {
+		e.slots <- &slot{}
+	}
+	if e.spawn == SpawnServer {
+		e.spawner = newSpawner()
+	}
+	return e, nil
+}
+
+// Mode returns the engine's mode.
+func (e *Engine) Mode() Mode { return e.mode }
+
+// Supervisor watches a started call until its process is gone. It must
+// reap the process before it returns (Call.Wait, Call.Reap) and returns the
+// final wait status, plus the error it found if it stopped the function
+// itself (a blocked system call, a fault).
+type Supervisor func(c *Call) (unix.WaitStatus, error)
+
+// Call is one run of a function: its context and its process.
+type Call struct {
+	Ctx    *loader.Context
+	Layout *loader.Layout
+	Pid    int
+
+	mu     sync.Mutex
+	pidfd  int
+	reason error // why the host killed the process, if it did
+}
+
+// Kill stops the process with SIGKILL. reason, if not nil and the first
+// given, is what the call reports when the process dies of it. Safe to call
+// from any goroutine, at any time, any number of times.
+func (c *Call) Kill(reason error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reason == nil {
+		c.reason = reason
+	}
+	if c.pidfd >= 0 {
+		kill(c.pidfd)
+	}
+}
+
+// Reason returns why the host killed the process, or nil.
+func (c *Call) Reason() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reason
+}
+
+// Wait waits for the process's next state change, ptrace stops included.
+func (c *Call) Wait() (unix.WaitStatus, error) { return wait(c.Pid) }
+
+// Reap kills the process and waits until it is gone.
+func (c *Call) Reap() (unix.WaitStatus, error) {
+	c.Kill(nil)
+	for {
+		ws, err := wait(c.Pid)
+		if err != nil || ws.Exited() || ws.Signaled() {
+			return ws, err
+		}
+	}
+}
+
+// Release lets a stub that waits for its tracer (FlagHandshake) go on.
+func (c *Call) Release() error { return release(c.Ctx.Bytes(), HandshakeOffset) }
+
+func (c *Call) closePidfd() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pidfd >= 0 {
+		unix.Close(c.pidfd)
+		c.pidfd = -1
+	}
+}
+
+// Run executes fn once in a new process supervised by sup: it creates and
+// fills a fresh context, spawns the stub, kills the process at ctx's
+// deadline, and turns the way the process ended into outputs or an error.
+func (e *Engine) Run(ctx context.Context, fn *loader.Function, inputs []loader.Set, sup Supervisor) (*loader.Outputs, error) {
+	if err := CtxError(ctx); err != nil {
+		return nil, err
+	}
+	var sl *slot
+	select {
+	case sl = <-e.slots:
+	case <-ctx.Done():
+		return nil, CtxError(ctx)
+	}
+	defer e.putSlot(sl)
+	if fn == nil || fn.Image == nil {
+		return nil, errors.New("proc: no function")
+	}
+	inputs, err := fn.MatchInputs(inputs)
+	if err != nil {
+		return nil, err
+	}
+	lctx, err := e.ctxs.get(fn.ContextSize)
+	if err != nil {
+		return nil, err
+	}
+	defer lctx.Release()
+	l, err := lctx.Setup(fn.Image, inputs, fn.OutputSets, loader.SetupOptions{StackSize: fn.StackSize})
+	if err != nil {
+		return nil, err
+	}
+	p, err := e.params(ctx, fn, l)
+	if err != nil {
+		return nil, err
+	}
+	c := &Call{Ctx: lctx, Layout: l, pidfd: -1}
+	if !e.track(c) {
+		return nil, ErrClosed
+	}
+	defer e.untrack(c)
+	pid, pidfd, err := e.start(sl, p, lctx.Fd())
+	if err != nil {
+		if e.isClosed() {
+			return nil, ErrClosed
+		}
+		return nil, err
+	}
+	c.mu.Lock()
+	c.Pid, c.pidfd = pid, pidfd
+	closed := e.isClosed()
+	c.mu.Unlock()
+	if closed {
+		c.Kill(ErrClosed)
+	}
+	stop := context.AfterFunc(ctx, func() { c.Kill(CtxError(ctx)) })
+	if e.onStart != nil {
+		e.onStart(pid)
+	}
+	ws, failure := sup(c)
+	stop()
+	c.closePidfd()
+	if failure != nil {
+		return nil, failure
+	}
+	return finish(c, ws)
+}
+
+// params builds the stub's parameters for one call.
+func (e *Engine) params(ctx context.Context, fn *loader.Function, l *loader.Layout) (*Params, error) {
+	regions, err := Regions(fn.Image, l)
+	if err != nil {
+		return nil, err
+	}
+	cpu := e.cpuLimit
+	if d, ok := ctx.Deadline(); ok {
+		cpu = time.Until(d)
+	}
+	soft := uint64(math.Ceil(max(cpu.Seconds(), 0))) + 1
+	p := &Params{
+		Size: l.Size, Entry: l.Entry, StackTop: l.StackTop, Record: RecordOffset, Handshake: HandshakeOffset,
+		CPUSoft: soft, CPUHard: soft + 1, ASLimit: l.Size + asSlack, PPid: uint64(os.Getpid()),
+		Regions: regions,
+	}
+	if e.mode == ModePtrace {
+		p.Flags |= FlagHandshake
+	}
+	if e.spawn == SpawnExec {
+		p.Filter = e.filter.Program()
+		p.Flags |= e.serverFlags()
+	}
+	return p, nil
+}
+
+// serverFlags are the flags that hold for every call of the engine: a
+// server gets them once, an exec'd stub with each call.
+func (e *Engine) serverFlags() uint64 {
+	var f uint64
+	if e.mode == ModeSeccomp {
+		f |= FlagSeccompHandlers
+	}
+	if e.keepVDSO {
+		f |= FlagKeepVDSO
+	}
+	return f
+}
+
+// start makes the call's process.
+func (e *Engine) start(sl *slot, p *Params, memfd int) (pid, pidfd int, err error) {
+	if e.spawn == SpawnExec {
+		arg, err := p.Arg()
+		if err != nil {
+			return 0, -1, err
+		}
+		pid, pidfd, err = spawn(e.stub, []string{"tessera-stub", arg}, memfd)
+		if err != nil {
+			return 0, -1, fmt.Errorf("proc: starting %s: %w", e.stub, err)
+		}
+		return pid, pidfd, nil
+	}
+	b, err := p.Encode()
+	if err != nil {
+		return 0, -1, err
+	}
+	// A server that died (killed from outside) is replaced once.
+	for attempt := 0; ; attempt++ {
+		if sl.srv == nil {
+			if sl.srv, err = e.startServer(); err != nil {
+				return 0, -1, err
+			}
+		}
+		pid, pidfd, err = sl.srv.fork(b, memfd)
+		if err == nil || attempt > 0 || !errors.Is(err, errServerGone) {
+			return pid, pidfd, err
+		}
+		e.stopServer(sl)
+	}
+}
+
+func (e *Engine) startServer() (*server, error) {
+	e.mu.Lock()
+	closed := e.closed
+	e.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	// The kernel places the stub at random; in the rare layout where its
+	// code crosses a 4 GiB boundary the gate does not fit, and a new
+	// server gets a new layout.
+	var err error
+	for range 3 {
+		var srv *server
+		if srv, err = startServer(e.spawner, e.stub, e.serverFlags(), e.filter); err == nil || !errors.Is(err, errGateSplit) {
+			return srv, err
+		}
+	}
+	return nil, err
+}
+
+func (e *Engine) stopServer(sl *slot) {
+	if sl.srv != nil {
+		sl.srv.close()
+		sl.srv = nil
+	}
+}
+
+// putSlot returns a slot after a call; after Close its server goes.
+func (e *Engine) putSlot(sl *slot) {
+	if e.isClosed() {
+		e.stopServer(sl)
+	}
+	e.slots <- sl
+}
+
+// finish turns the final wait status into the call's result.
+func finish(c *Call, ws unix.WaitStatus) (*loader.Outputs, error) {
+	switch {
+	case ws.Exited():
+		// The status the process passed to exit is the guest's to choose
+		// and means nothing: the ABI's exit code is in the system data.
+		code, err := c.Ctx.ExitCode()
+		if err != nil {
+			return nil, err
+		}
+		outs, err := c.Ctx.ReadOutputs()
+		if err != nil {
+			return nil, err
+		}
+		if code != 0 {
+			return outs, &loader.ExitError{Status: int(code)}
+		}
+		return outs, nil
+	case ws.Signaled():
+		return nil, DeathError(c, ws.Signal())
+	}
+	return nil, fmt.Errorf("proc: unexpected wait status %#x", uint32(ws))
+}
+
+// DeathError explains a process that died of sig, for the signals both
+// modes see the same way.
+func DeathError(c *Call, sig unix.Signal) error {
+	switch sig {
+	case unix.SIGKILL:
+		if r := c.Reason(); r != nil {
+			return r
+		}
+		return errors.New("proc: the function's process was killed by SIGKILL from outside tessera")
+	case unix.SIGXCPU:
+		return fmt.Errorf("%w: CPU time limit (RLIMIT_CPU) reached", loader.ErrTimeout)
+	case unix.SIGABRT:
+		// Only the stub raises SIGABRT: the function cannot send signals.
+		if r, ok := ReadRecord(c.Ctx); ok && r.Kind == RecordStub {
+			return r.Err(c.Ctx)
+		}
+		return &StubError{Step: -1}
+	}
+	return &SignalError{Signal: sig, Detail: "the process died of it; no details recorded"}
+}
+
+// CtxError maps a done context to the loader's sentinels (keeping the
+// context's own error in the chain), or returns nil.
+func CtxError(ctx context.Context) error {
+	err := ctx.Err()
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w (%w)", loader.ErrTimeout, err)
+	}
+	return fmt.Errorf("%w (%w)", loader.ErrCanceled, context.Cause(ctx))
+}
+
+func (e *Engine) track(c *Call) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return false
+	}
+	e.live[c] = struct{}{}
+	return true
+}
+
+func (e *Engine) untrack(c *Call) {
+	e.mu.Lock()
+	delete(e.live, c)
+	e.mu.Unlock()
+}
+
+func (e *Engine) isClosed() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.closed
+}
+
+// Close makes further calls fail with ErrClosed and kills the processes of
+// calls in flight (they return ErrClosed once their process is reaped).
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	e.closed = true
+	live := make([]*Call, 0, len(e.live))
+	for c := range e.live {
+		live = append(live, c)
+	}
+	e.mu.Unlock()
+	for _, c := range live {
+		c.Kill(ErrClosed)
+	}
+	e.ctxs.close()
+	// Idle slots give up their servers now, busy ones when their call
+	// returns them (putSlot). Closing the spawner's thread kills (by
+	// PDEATHSIG) whatever server or process is still alive.
+	for range cap(e.slots) {
+		select {
+		case sl := <-e.slots:
+			e.stopServer(sl)
+			e.slots <- sl
+		default:
+		}
+	}
+	if e.spawner != nil {
+		e.spawner.close()
+	}
+	return nil
+}
