@@ -72,8 +72,12 @@ func build(t testing.TB, tool string, out string, args ...string) []byte {
 // last.
 func cModule(t testing.TB, name string, flags ...string) []byte {
 	t.Helper()
+	src := filepath.Join("testdata", name+".c")
+	if strings.Contains(name, "/") { // a source elsewhere in the module
+		src, name = name+".c", filepath.Base(name)
+	}
 	args := append([]string{"--target=wasm32-wasi", "-O2", "-I../hlibc/include",
-		filepath.Join("testdata", name+".c"), "../hlibc/src/tessera_wasm.c"}, flags...)
+		src, "../hlibc/src/tessera_wasm.c"}, flags...)
 	return build(t, "clang", name+".wasm", args...)
 }
 

@@ -187,12 +187,12 @@ var outputCases = []testCase{
 }
 
 // TestFSConvention runs hlibc's own file-system checks (guest/src/selftest.c,
-// ported as testdata/fsconv.c) against the Wasm backend's file system.
+// built for wasm32) against the Wasm backend's file system.
 func TestFSConvention(t *testing.T) {
 	b := newBackend(t, Config{})
 	testCase{
-		name:   "fsconv",
-		binary: c("fsconv"),
+		name:   "selftest",
+		binary: c("../guest/src/selftest"),
 		spec:   sandbox.Spec{InputSets: []string{"in"}, OutputSets: []string{"stdio", "out"}},
 		inputs: []loader.Set{{Ident: "in", Items: []loader.Item{
 			{Ident: "a", Key: 5, Data: []byte("alpha")}, {Ident: "dir/b", Data: []byte("beta")}}}},
