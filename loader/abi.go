@@ -223,7 +223,24 @@ func (a ABI) ExitCode(m []byte, sys uint64) (int32, bool) {
 // outputs, not from guest memory. The sum of all item sizes may not exceed
 // len(m), so aliasing items cannot amplify what the host has to forward.
 func (a ABI) ReadOutputs(m []byte, sys uint64, outputs []string) ([]Set, error) {
+	return a.readOutputs(m, sys, outputs, 0)
+}
+
+// readOutputs is ReadOutputs for a guest that cannot address memory below
+// lowest (a native context's null guard): a descriptor pointing there is
+// refused rather than read as the zeros the host happens to hold.
+func (a ABI) readOutputs(m []byte, sys uint64, outputs []string, lowest uint64) ([]Set, error) {
 	g := mem(m)
+	span := func(p, n uint64) ([]byte, string) {
+		if n > 0 && p < lowest {
+			return nil, fmt.Sprintf("below %#x, where the guest has no memory", lowest)
+		}
+		b, ok := g.span(p, n)
+		if !ok {
+			return nil, fmt.Sprintf("%d bytes do not fit in guest memory", n)
+		}
+		return b, ""
+	}
 	field := func(i int) (uint64, error) {
 		v, ok := a.get(g, sys+uint64(i)*a.word)
 		if !ok {
@@ -242,8 +259,8 @@ func (a ABI) ReadOutputs(m []byte, sys uint64, outputs []string) ([]Set, error) 
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := g.span(setsPtr, (n+1)*a.setInfoSize()); !ok {
-		return nil, &OutputError{Field: "output_sets", Value: setsPtr, Reason: fmt.Sprintf("%d descriptors do not fit in guest memory", n+1)}
+	if _, why := span(setsPtr, (n+1)*a.setInfoSize()); why != "" {
+		return nil, &OutputError{Field: "output_sets", Value: setsPtr, Reason: fmt.Sprintf("%d descriptors: %s", n+1, why)}
 	}
 	offsets := make([]uint64, n+1)
 	for i := range offsets {
@@ -271,8 +288,8 @@ func (a ABI) ReadOutputs(m []byte, sys uint64, outputs []string) ([]Set, error) 
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := g.span(bufs, total*a.ioBufferSize()); !ok {
-		return nil, &OutputError{Field: "output_bufs", Value: bufs, Reason: fmt.Sprintf("%d buffers do not fit in guest memory", total)}
+	if _, why := span(bufs, total*a.ioBufferSize()); why != "" {
+		return nil, &OutputError{Field: "output_bufs", Value: bufs, Reason: fmt.Sprintf("%d buffers: %s", total, why)}
 	}
 	budget := uint64(len(m))
 	set := 0
@@ -287,14 +304,14 @@ func (a ABI) ReadOutputs(m []byte, sys uint64, outputs []string) ([]Set, error) 
 		if identLen > MaxIdentLen {
 			return nil, &OutputError{Field: name("ident_len"), Value: identLen, Reason: fmt.Sprintf("longer than %d bytes", MaxIdentLen)}
 		}
-		ident, ok := g.span(identPtr, identLen)
-		if !ok {
-			return nil, &OutputError{Field: name("ident"), Value: identPtr, Reason: fmt.Sprintf("%d bytes do not fit in guest memory", identLen)}
+		ident, why := span(identPtr, identLen)
+		if why != "" {
+			return nil, &OutputError{Field: name("ident"), Value: identPtr, Reason: why}
 		}
 		var data []byte
 		if dataLen > 0 {
-			if data, ok = g.span(dataPtr, dataLen); !ok {
-				return nil, &OutputError{Field: name("data"), Value: dataPtr, Reason: fmt.Sprintf("%d bytes do not fit in guest memory", dataLen)}
+			if data, why = span(dataPtr, dataLen); why != "" {
+				return nil, &OutputError{Field: name("data"), Value: dataPtr, Reason: why}
 			}
 		}
 		if identLen+dataLen > budget {

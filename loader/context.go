@@ -255,7 +255,7 @@ func (c *Context) ReadOutputs() (*Outputs, error) {
 	if c.layout == nil {
 		return nil, errors.New("loader: context not set up")
 	}
-	sets, err := c.abi.ReadOutputs(c.mem, c.layout.SystemData, c.outputs)
+	sets, err := c.abi.readOutputs(c.mem, c.layout.SystemData, c.outputs, MinAddr)
 	if err != nil {
 		return nil, err
 	}

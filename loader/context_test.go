@@ -191,3 +191,30 @@ func TestDefaultStackSize(t *testing.T) {
 		}
 	}
 }
+
+// TestContextRejectsNullGuardOutputs: a native guest cannot address
+// [0, MinAddr), so an output said to live there is forged.
+func TestContextRejectsNullGuardOutputs(t *testing.T) {
+	for _, field := range []string{"data", "ident"} {
+		c, err := NewContext(4 << 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := c.Setup(mustImage(t), sampleInputs, names(sampleOutputs), SetupOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bufs := guestExit(t, ABI64, c.Bytes(), l.SystemData, sampleOutputs, 0)
+		off := uint64(16) // output_bufs[0].data
+		if field == "ident" {
+			off = 0
+		}
+		ABI64.put(c.Bytes(), bufs+off, 0x100)
+		_, err = c.ReadOutputs()
+		var oe *OutputError
+		if !errors.As(err, &oe) || oe.Field != "output_bufs[0]."+field {
+			t.Errorf("%s in the null guard: got %v", field, err)
+		}
+		c.Release()
+	}
+}
