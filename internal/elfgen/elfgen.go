@@ -96,7 +96,10 @@ func (f File) Bytes() []byte {
 	}
 
 	for _, s := range f.Segments {
-		align(16)
+		// p_offset ≡ p_vaddr (mod page size), as the kernel's loader needs.
+		for (ehdrSize+nph*phdrSize+body.Len())%0x1000 != int(s.Vaddr%0x1000) {
+			body.WriteByte(0)
+		}
 		memsz := s.MemSize
 		if memsz == 0 {
 			memsz = uint64(len(s.Data))
