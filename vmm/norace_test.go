@@ -1,0 +1,5 @@
+//go:build !race
+
+package vmm
+
+const raceEnabled = false
