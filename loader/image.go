@@ -262,15 +262,19 @@ func (img *Image) applyRela(s *elf.Section) error {
 	return nil
 }
 
-// patch64 writes v at guest address addr of the image's own copy.
+// patch64 writes v at guest address addr of the image's own copy. The
+// target must lie in a segment's file-backed bytes: a pointer that needs
+// relocating is initialised data, never bss, and growing the copy to reach
+// the zero-filled part would let a tiny file make the host allocate a
+// segment's whole memory size.
 func (img *Image) patch64(addr, v uint64) error {
 	seg := img.segmentAt(addr, 8)
 	if seg == nil {
 		return fmt.Errorf("target %#x is not inside a segment", addr)
 	}
 	off := addr - seg.Addr
-	if need := off + 8; need > uint64(len(seg.Data)) {
-		seg.Data = append(seg.Data, make([]byte, need-uint64(len(seg.Data)))...)
+	if off+8 > uint64(len(seg.Data)) {
+		return fmt.Errorf("target %#x is in the zero-filled part of the segment at %#x", addr, seg.Addr)
 	}
 	binary.LittleEndian.PutUint64(seg.Data[off:], v)
 	return nil

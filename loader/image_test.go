@@ -118,10 +118,10 @@ func TestParseStaticPIE(t *testing.T) {
 			{Vaddr: 0x2000, Data: make([]byte, 16), MemSize: 0x1000, Flags: elf.PF_R | elf.PF_W},
 		},
 		Symbols: []elfgen.Symbol{{Name: SystemDataSymbol, Value: 0x2100, Size: 72}},
-		// A pointer in .data to the entry, and one in .bss past the file bytes.
+		// Pointers in .data to the entry and to the system data.
 		Relas: []elfgen.Rela{
 			{Offset: 0x2008, Type: elf.R_X86_64_RELATIVE, Addend: 0x1000},
-			{Offset: 0x2200, Type: elf.R_X86_64_RELATIVE, Addend: 0x2100},
+			{Offset: 0x2000, Type: elf.R_X86_64_RELATIVE, Addend: 0x2100},
 		},
 	}
 	img, err := Parse(f.Bytes())
@@ -138,13 +138,28 @@ func TestParseStaticPIE(t *testing.T) {
 	if got := binary.LittleEndian.Uint64(data[8:]); got != PIEBase+0x1000 {
 		t.Errorf(".data pointer %#x, want %#x", got, PIEBase+0x1000)
 	}
-	if got := binary.LittleEndian.Uint64(data[0x200:]); got != PIEBase+0x2100 {
-		t.Errorf(".bss pointer %#x, want %#x", got, PIEBase+0x2100)
+	if got := binary.LittleEndian.Uint64(data[0:]); got != PIEBase+0x2100 {
+		t.Errorf(".data pointer %#x, want %#x", got, PIEBase+0x2100)
 	}
-	// A relocation that points outside every segment is rejected.
-	f.Relas = append(f.Relas, elfgen.Rela{Offset: 0x9000, Type: elf.R_X86_64_RELATIVE})
-	if _, err := Parse(f.Bytes()); !errors.Is(err, ErrDynamic) {
-		t.Fatalf("wild relocation: got %v", err)
+	if len(data) != 16 {
+		t.Errorf("relocating grew the segment's data to %d bytes", len(data))
+	}
+	// A relocation that points outside every segment is rejected, and so
+	// is one into the zero-filled part: from a tiny file it would make the
+	// loader allocate the segment's whole memory size (up to 64 GiB).
+	for _, off := range []uint64{0x9000, 0x2200} {
+		g := f
+		g.Relas = append(append([]elfgen.Rela(nil), f.Relas...), elfgen.Rela{Offset: off, Type: elf.R_X86_64_RELATIVE})
+		if _, err := Parse(g.Bytes()); !errors.Is(err, ErrDynamic) {
+			t.Fatalf("relocation at %#x: got %v", off, err)
+		}
+	}
+	huge := f
+	huge.Segments = append([]elfgen.Segment(nil), f.Segments...)
+	huge.Segments[1].MemSize = 4 << 30
+	huge.Relas = []elfgen.Rela{{Offset: 0x2000 + 4<<30 - 8, Type: elf.R_X86_64_RELATIVE}}
+	if _, err := Parse(huge.Bytes()); !errors.Is(err, ErrDynamic) {
+		t.Fatalf("relocation at the end of a 4 GiB bss: got %v", err)
 	}
 }
 

@@ -82,14 +82,33 @@ func (g *guestMemory) place(img *loader.Image) {
 		g.damaged = g.damaged[:0]
 		return
 	}
-	if old := g.resident; old != nil {
-		clear(g.mem[old.Low:old.End])
+	if g.resident != nil {
+		g.dropImage()
 	}
 	for _, s := range img.Segments {
 		copy(g.mem[s.Addr:], s.Data)
 	}
 	g.resident, g.damaged = img, g.damaged[:0]
 }
+
+// dropImage removes the resident image: the pages the host copied it into
+// are zeroed in place (they are resident anyway and the next image likely
+// reuses them); the rest of each segment, its bss, goes back to the OS,
+// since it may hold the system data the host wrote there, and zeroing a
+// large bss page by page would commit all of it.
+func (g *guestMemory) dropImage() {
+	for _, s := range g.resident.Segments {
+		lo := s.Addr &^ (pageSize - 1)
+		file := min(alignPage(s.Addr+uint64(len(s.Data))), alignPage(s.End()))
+		clear(g.mem[lo:file])
+		if end := alignPage(s.End()); end > file {
+			unix.Madvise(g.mem[file:end], unix.MADV_DONTNEED)
+		}
+	}
+	g.resident, g.damaged = nil, g.damaged[:0]
+}
+
+func alignPage(v uint64) uint64 { return (v + pageSize - 1) &^ (pageSize - 1) }
 
 // hostWrote records the input area the host wrote for this call.
 func (g *guestMemory) hostWrote(lo, hi uint64) { g.hostLo, g.hostHi = lo, hi }
@@ -137,8 +156,12 @@ func (g *guestMemory) reset() error {
 	}
 	g.hostLo, g.hostHi = 0, 0
 	if release && img != nil {
-		// Released image pages refault as zero: lay the image out anew.
-		g.resident = nil
+		// The dirty pages just went back to the OS; the image's clean pages
+		// (its text and read-only data, which no call writes) would outlive
+		// it in memory the next function may read. Hand the whole image
+		// back and lay it out anew next time.
+		unix.Madvise(g.mem[img.Low:img.End], unix.MADV_DONTNEED)
+		g.resident, g.damaged = nil, g.damaged[:0]
 	}
 
 	g.calls++
