@@ -88,8 +88,7 @@ type Engine struct {
 	arena   arena
 	tables  map[tableKey]uint64 // CR3 for each image and layout
 	sregs   kvm.Sregs           // vCPU state every call starts from
-	fpu     fpuSetup
-	floor   uint64 // CR3 of page tables mapping only the system region
+	floor   uint64              // CR3 of page tables mapping only the system region
 	timer   *deadlineTimer
 	kickMu  sync.Mutex // serialises kicks with replacing the VM
 
@@ -177,8 +176,8 @@ func (e *Engine) initVCPU(sys *kvm.System) error {
 	if err != nil {
 		return err
 	}
-	e.fpu = planFPU(cpuid)
-	if err := e.vcpu.SetCPUID(e.fpu.cpuid); err != nil {
+	fpu := planFPU(cpuid)
+	if err := e.vcpu.SetCPUID(fpu.cpuid); err != nil {
 		return err
 	}
 	if err := e.vcpu.SetMSRs([]kvm.MSR{
@@ -192,14 +191,14 @@ func (e *Engine) initVCPU(sys *kvm.System) error {
 	}); err != nil {
 		return err
 	}
-	if e.fpu.xcr0 != 0 {
+	if fpu.xcr0 != 0 {
 		x := kvm.XCRs{NrXCRs: 1}
-		x.XCRs[0].Value = e.fpu.xcr0
+		x.XCRs[0].Value = fpu.xcr0
 		if err := e.vcpu.SetXCRs(&x); err != nil {
 			return err
 		}
 	}
-	e.sregs = initialSregs(e.fpu)
+	e.sregs = initialSregs(fpu)
 	if err := e.vcpu.SetSregs(&e.sregs); err != nil {
 		return err
 	}
@@ -218,8 +217,10 @@ func initialSregs(f fpuSetup) kvm.Sregs {
 		IDT: kvm.DTable{Base: idtAddr, Limit: idtEntries*16 - 1},
 		// PE, MP, ET, NE, WP, AM, PG
 		CR0: 0x80050033,
-		// PAE, OSFXSR, OSXMMEXCPT, plus OSXSAVE and FSGSBASE where usable.
-		CR4:  0x620 | f.cr4,
+		// PAE, OSFXSR, OSXMMEXCPT, TSD (no rdtsc at CPL3: a timer for side
+		// channels and a source of nondeterminism; PVM hosts ignore it),
+		// plus OSXSAVE and FSGSBASE where usable.
+		CR4:  0x624 | f.cr4,
 		EFER: 0x1 | 0x100 | 0x400 | 0x800, // SCE, LME, LMA, NXE
 	}
 	return s
@@ -288,7 +289,7 @@ func (e *Engine) FloorRoundTrip() error {
 		return ErrClosed
 	}
 	s := e.vcpu.Sync()
-	s.Regs = kvm.Regs{RIP: syscallEntry, RFLAGS: 0x2, RAX: 231}
+	s.Regs = kvm.Regs{RIP: floorEntry, RFLAGS: 0x2, RAX: 231}
 	s.Sregs = e.sregs
 	s.Sregs.CR3 = e.floor
 	e.vcpu.MarkDirty(kvm.SyncGPRs | kvm.SyncSregs)
@@ -446,10 +447,10 @@ func (e *Engine) execute(ctx context.Context, l *loader.Layout, cr3 uint64, tr *
 	if hasDeadline {
 		d := time.Until(deadline)
 		if d <= 0 {
-			return e.stopped(ctx)
+			return e.stopped(ctx, false)
 		}
 		if err := e.timer.set(d); err != nil {
-			return runResult{err: fmt.Errorf("vmm: arming the deadline timer: %w", err)}
+			return runResult{err: fmt.Errorf("%w: arming the deadline timer: %v", ErrVM, err)}
 		}
 		defer e.timer.set(0)
 	}
@@ -474,13 +475,14 @@ func (e *Engine) execute(ctx context.Context, l *loader.Layout, cr3 uint64, tr *
 		err := e.vcpu.Run()
 		tr.Exits++
 		if err == unix.EINTR || (err == nil && e.vcpu.ExitReason() == kvm.ExitIntr) {
-			if e.kicked.Load() == gen || (hasDeadline && !time.Now().Before(deadline)) {
-				return e.stopped(ctx)
-			}
-			// A signal for someone else (the Go runtime's, or a stale
-			// kick): carry on.
+			// Clear immediate_exit before looking at why we stopped: a
+			// kick landing between the two would otherwise be lost, and
+			// without a deadline nothing would kick again.
 			e.vcpu.SetImmediateExit(false)
-			continue
+			if e.kicked.Load() == gen || (hasDeadline && !time.Now().Before(deadline)) {
+				return e.stopped(ctx, true)
+			}
+			continue // a signal for someone else (the Go runtime's, or a stale kick)
 		}
 		if err != nil {
 			return runResult{err: &VMError{Exit: "KVM_RUN error", Detail: err.Error(), RIP: s.Regs.RIP}, dirtyVCPU: true}
@@ -504,15 +506,19 @@ func (e *Engine) kick(gen uint64) {
 	unix.Tgkill(unix.Getpid(), e.tid, unix.SIGURG)
 }
 
-func (e *Engine) stopped(ctx context.Context) runResult {
+// stopped reports a call stopped by its deadline or cancellation. started
+// says whether the guest was entered: the registers then show where it
+// was; otherwise they still hold the previous call's and say nothing.
+func (e *Engine) stopped(ctx context.Context, started bool) runResult {
 	where := "before it started"
-	if rip := e.vcpu.Sync().Regs.RIP; rip != 0 {
-		where = fmt.Sprintf("at rip %#x", rip)
+	if started {
+		where = fmt.Sprintf("at rip %#x", e.vcpu.Sync().Regs.RIP)
 	}
+	err := loader.ErrCanceled
 	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return runResult{err: fmt.Errorf("vmm: %w (stopped %s)", loader.ErrTimeout, where), dirtyVCPU: true}
+		err = loader.ErrTimeout
 	}
-	return runResult{err: fmt.Errorf("vmm: %w (stopped %s)", loader.ErrCanceled, where), dirtyVCPU: true}
+	return runResult{err: fmt.Errorf("vmm: %w (stopped %s)", err, where), dirtyVCPU: started}
 }
 
 // exit interprets a KVM exit.
@@ -524,9 +530,10 @@ func (e *Engine) exit(l *loader.Layout) runResult {
 		io := e.vcpu.IO()
 		switch port := io.Port; {
 		case port == portSyscall:
-			// RIP has moved past the stub's out instruction. Anything
-			// else is the guest doing port I/O itself.
-			if r.RIP != syscallEntry+2 {
+			// RIP is at the stub's out (VMX and SVM hosts step past it only
+			// when the vCPU is run again) or past it (PVM hosts emulate it).
+			// Anything else is the guest doing port I/O itself.
+			if r.RIP != syscallEntry && r.RIP != syscallEntry+2 {
 				return runResult{err: e.guestIO(port, r.RIP), dirtyVCPU: true}
 			}
 			switch r.RAX {
@@ -600,7 +607,8 @@ func (e *Engine) exception(v uint8, l *loader.Layout) runResult {
 		return e.exited(l)
 	case (v == 6 || v == 13) && len(at) >= 2 && at[0] == 0xcd && at[1] == 0x80:
 		return runResult{err: &SyscallError{Nr: r.RAX, Args: [6]uint64{r.RBX, r.RCX, r.RDX, r.RSI, r.RDI, r.RBP}, RIP: rip, Via: "int 0x80"}}
-	case v == 6 && len(at) >= 2 && at[0] == 0x0f && at[1] == 0x34:
+	case (v == 6 || v == 13) && len(at) >= 2 && at[0] == 0x0f && at[1] == 0x34:
+		// #UD on AMD in long mode; #GP on Intel with IA32_SYSENTER_CS 0.
 		return runResult{err: &SyscallError{Nr: r.RAX, Args: [6]uint64{r.RDI, r.RSI, r.RDX, r.R10, r.R8, r.R9}, RIP: rip, Via: "sysenter"}}
 	}
 	ex := &ExceptionError{Vector: v, ErrorCode: code, RIP: rip, RSP: rsp, Inst: decode(at, rip)}
@@ -668,7 +676,12 @@ func (e *Engine) collect(c *loader.Context, status int32) (*loader.Outputs, erro
 // reset returns guest memory to zero and, after anything but a clean exit,
 // the vCPU to a known state through the ioctls.
 func (e *Engine) reset(fullVCPU bool) {
-	e.mem.reset()
+	if err := e.mem.reset(); err != nil {
+		// The memory is clean (reset dropped all of it), but a VM whose
+		// dirty log fails cannot be trusted with the next call.
+		e.replace()
+		return
+	}
 	if fullVCPU {
 		clear(e.scratch)
 		if err := e.resetVCPU(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -419,5 +420,37 @@ func TestInputsTooLarge(t *testing.T) {
 		if b == 0x5e {
 			t.Fatalf("input byte left at %#x after a refused call", i)
 		}
+	}
+}
+
+// TestExpiredDeadline: a call whose deadline passed before it started does
+// not run, and says so without showing the previous call's registers.
+func TestExpiredDeadline(t *testing.T) {
+	e := newEngine(t)
+	checkEcho(t, e)
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	_, err := e.Run(ctx, fnFor(t, "loop"), nil)
+	if !errors.Is(err, loader.ErrTimeout) || !strings.Contains(err.Error(), "before it started") {
+		t.Fatalf("got %v", err)
+	}
+	checkEcho(t, e)
+}
+
+// TestRdtsc: the time-stamp counter is off limits (CR4.TSD) wherever the
+// host honours it; PVM hosts run CPL3 code under their own CR4 and cannot.
+func TestRdtsc(t *testing.T) {
+	e := newEngine(t)
+	_, err := e.Run(context.Background(), fnFor(t, "rdtsc"), nil)
+	if _, pvm := os.Stat("/sys/module/kvm_pvm"); pvm == nil {
+		var ee *loader.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatalf("on a PVM host rdtsc runs; got %v", err)
+		}
+		return
+	}
+	var ex *ExceptionError
+	if !errors.As(err, &ex) || ex.Vector != 13 {
+		t.Fatalf("got %v, want #GP from rdtsc", err)
 	}
 }

@@ -4,9 +4,6 @@ import (
 	"tessera/internal/kvm"
 )
 
-// hostCPUID executes CPUID on the host (cpuid_amd64.s).
-func hostCPUID(leaf, sub uint32) (a, b, c, d uint32)
-
 // fpuSetup is how the vCPU's extended state is configured: the CPUID the
 // guest sees, XCR0, and the CR4 bits that go with them.
 type fpuSetup struct {

@@ -48,9 +48,9 @@ type Pool struct {
 }
 
 type pooled struct {
+	mu   sync.Mutex // held for a whole call, trim or close of e
 	e    *Engine
-	busy bool
-	last time.Time // end of the last call
+	last time.Time // end of the last call; guarded by Pool.mu
 }
 
 // NewPool returns a pool; engines are created on demand.
@@ -106,9 +106,8 @@ func (p *Pool) RunTrace(ctx context.Context, fn *loader.Function, inputs []loade
 	if err != nil {
 		return nil, err
 	}
-	outs, err := pe.e.RunTrace(ctx, fn, inputs, tr)
-	p.release(pe)
-	return outs, err
+	defer p.release(pe)
+	return pe.e.RunTrace(ctx, fn, inputs, tr)
 }
 
 // FloorRoundTrip runs Engine.FloorRoundTrip on the calling thread's engine:
@@ -124,7 +123,7 @@ func (p *Pool) FloorRoundTrip() error {
 	return pe.e.FloorRoundTrip()
 }
 
-// acquire returns the calling thread's engine, marked busy.
+// acquire returns the calling thread's engine, locked.
 func (p *Pool) acquire(tid int) (*pooled, error) {
 	p.mu.Lock()
 	if p.closed {
@@ -132,58 +131,81 @@ func (p *Pool) acquire(tid int) (*pooled, error) {
 		return nil, ErrClosed
 	}
 	pe := p.engines[tid]
-	if pe != nil && !pe.e.closed {
-		pe.busy = true
-		p.mu.Unlock()
-		return pe, nil
-	}
 	p.mu.Unlock()
+	if pe != nil {
+		// Waits only while the trimmer is returning this engine's memory.
+		pe.mu.Lock()
+		if !pe.e.closed {
+			return pe, nil
+		}
+		pe.mu.Unlock()
+	}
 
 	// First call on this thread (or its VM could not be rebuilt after a
-	// failure): create the engine here, outside the lock.
+	// failure, or it was evicted): create the engine here, outside the lock.
 	e, err := NewEngine(p.cfg.Config)
 	if err != nil {
 		return nil, err
 	}
+	pe = &pooled{e: e}
+	pe.mu.Lock()
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed {
+		p.mu.Unlock()
+		pe.mu.Unlock()
 		e.Close()
 		return nil, ErrClosed
 	}
-	pe = &pooled{e: e, busy: true}
 	p.engines[tid] = pe
-	p.evictLocked()
+	victims := p.evictLocked()
+	p.mu.Unlock()
+	closeAll(victims)
 	return pe, nil
 }
 
 func (p *Pool) release(pe *pooled) {
 	p.mu.Lock()
-	pe.busy, pe.last = false, time.Now()
+	pe.last = time.Now()
 	p.mu.Unlock()
+	pe.mu.Unlock()
 }
 
-// evictLocked closes the longest-idle engines beyond MaxEngines. Closing
-// an engine from another thread is fine: it issues no vCPU ioctls.
-func (p *Pool) evictLocked() {
+// evictLocked removes the longest-idle engines beyond MaxEngines from the
+// pool and returns them, locked, for the caller to close outside p.mu
+// (closing a VM takes about a millisecond). Engines in use are skipped.
+// Closing an engine from another thread is fine: it issues no vCPU ioctls.
+func (p *Pool) evictLocked() []*pooled {
+	var victims []*pooled
 	for len(p.engines) > p.cfg.MaxEngines {
 		var oldest int
 		var op *pooled
 		for tid, pe := range p.engines {
-			if !pe.busy && (op == nil || pe.last.Before(op.last)) {
+			if (op == nil || pe.last.Before(op.last)) && pe.mu.TryLock() {
+				if op != nil {
+					op.mu.Unlock()
+				}
 				oldest, op = tid, pe
 			}
 		}
 		if op == nil {
-			return
+			break
 		}
-		op.e.Close()
 		delete(p.engines, oldest)
+		victims = append(victims, op)
+	}
+	return victims
+}
+
+func closeAll(pes []*pooled) {
+	for _, pe := range pes {
+		pe.e.Close()
+		pe.mu.Unlock()
 	}
 }
 
 // trimmer returns the memory of engines that have been idle for IdleTrim.
-// Trimming uses VM ioctls and madvise only, safe from any thread.
+// Trimming uses VM ioctls and madvise only, safe from any thread; an
+// engine in use is left alone.
 func (p *Pool) trimmer() {
 	defer p.done.Done()
 	t := time.NewTicker(p.cfg.IdleTrim)
@@ -196,16 +218,19 @@ func (p *Pool) trimmer() {
 			p.mu.Lock()
 			var idle []*pooled
 			for _, pe := range p.engines {
-				if !pe.busy && !pe.last.IsZero() && now.Sub(pe.last) >= p.cfg.IdleTrim {
-					pe.busy = true
+				if !pe.last.IsZero() && now.Sub(pe.last) >= p.cfg.IdleTrim {
 					idle = append(idle, pe)
 				}
 			}
 			p.mu.Unlock()
 			for _, pe := range idle {
+				if !pe.mu.TryLock() {
+					continue // a call started meanwhile
+				}
 				pe.e.Trim()
+				pe.mu.Unlock()
 				p.mu.Lock()
-				pe.busy, pe.last = false, time.Time{}
+				pe.last = time.Time{} // trimmed: nothing to trim until used again
 				p.mu.Unlock()
 			}
 		}
@@ -228,10 +253,15 @@ func (p *Pool) Close() error {
 		p.sem <- struct{}{}
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	var all []*pooled
 	for tid, pe := range p.engines {
-		pe.e.Close()
+		all = append(all, pe)
 		delete(p.engines, tid)
 	}
+	p.mu.Unlock()
+	for _, pe := range all {
+		pe.mu.Lock()
+	}
+	closeAll(all)
 	return nil
 }

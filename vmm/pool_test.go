@@ -64,3 +64,27 @@ func TestPool(t *testing.T) {
 		t.Fatalf("Run after Close: %v", err)
 	}
 }
+
+// TestPoolTrimDuringCalls: the trimmer never works on an engine while a
+// call runs on it (go test -race catches it if it does), and calls keep
+// their inputs and outputs intact however the two interleave.
+func TestPoolTrimDuringCalls(t *testing.T) {
+	requireKVM(t)
+	p, err := NewPool(PoolConfig{Engines: 1, IdleTrim: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	echo := fnFor(t, "echo")
+	for i := 0; i < 300; i++ {
+		want := fmt.Sprintf("call %d", i)
+		outs, err := p.Run(context.Background(), echo, []loader.Set{{Ident: "in", Items: []loader.Item{{Ident: "x", Data: []byte(want)}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(outs.Sets[0].Items[0].Data); got != want {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+		time.Sleep(time.Duration(i%3) * 700 * time.Microsecond)
+	}
+}

@@ -60,6 +60,7 @@ const (
 // Offsets inside the user stub page.
 const (
 	uSyscallEntry = 0x000
+	uFloorEntry   = 0x020
 	uTrampoline   = 0x040
 	uXSaveInit    = 0x200 // 64-byte aligned, 576 bytes: legacy area + header
 )
@@ -87,6 +88,7 @@ var (
 	tssAddr      = gdtAddr + tssOffset
 	idtAddr      = sysAddr(sysIDTPage)
 	syscallEntry = sysAddr(sysUStubPage) + uSyscallEntry
+	floorEntry   = sysAddr(sysUStubPage) + uFloorEntry
 	trampoline   = sysAddr(sysUStubPage) + uTrampoline
 	istTop       = uint64(scratchBase + pageSize)
 	tssLimit     = uint32(0x68 + ioBitmapBytes) // includes the terminating 0xff byte
@@ -149,6 +151,11 @@ func buildSystem(mem []byte) {
 	// rax (the call number) and the arguments from the registers. A
 	// one-byte out: a wider one would need more ports open to CPL3.
 	copy(us[uSyscallEntry:], []byte{0xe6, portSyscall, 0x0f, 0x0b})
+	// The floor's entry: nop; out %al, $portSyscall; ud2. It starts one
+	// byte before its out so that the RIP it starts at never equals the
+	// RIP of the previous exit: VMX and SVM hosts complete a port-I/O exit
+	// (step past the out) on the next KVM_RUN only if RIP is unchanged.
+	copy(us[uFloorEntry:], []byte{0x90, 0xe6, portSyscall, 0x0f, 0x0b})
 	// Entry trampoline, run at CPL3 with rax = rdx = -1 and r15 = entry:
 	//   xrstor64 xsave_init(%rip)  ; x87/SSE/AVX/AVX-512 to their initial state
 	//   xor %eax,%eax ; xor %edx,%edx

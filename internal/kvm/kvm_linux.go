@@ -22,31 +22,24 @@ const (
 func ioc(dir, nr, size uintptr) uintptr { return dir<<30 | size<<16 | 0xAE<<8 | nr }
 
 var (
-	ioGetAPIVersion      = ioc(iocNone, 0x00, 0)
-	ioCreateVM           = ioc(iocNone, 0x01, 0)
-	ioCheckExtension     = ioc(iocNone, 0x03, 0)
-	ioGetVcpuMmapSize    = ioc(iocNone, 0x04, 0)
-	ioGetSupportedCPUID  = ioc(iocRead|iocWrite, 0x05, 8)
-	ioCreateVCPU         = ioc(iocNone, 0x41, 0)
-	ioGetDirtyLog        = ioc(iocWrite, 0x42, 16)
-	ioSetUserMemRegion   = ioc(iocWrite, 0x46, unsafe.Sizeof(MemoryRegion{}))
-	ioRun                = ioc(iocNone, 0x80, 0)
-	ioGetRegs            = ioc(iocRead, 0x81, unsafe.Sizeof(Regs{}))
-	ioSetRegs            = ioc(iocWrite, 0x82, unsafe.Sizeof(Regs{}))
-	ioGetSregs           = ioc(iocRead, 0x83, unsafe.Sizeof(Sregs{}))
-	ioSetSregs           = ioc(iocWrite, 0x84, unsafe.Sizeof(Sregs{}))
-	ioSetMSRs            = ioc(iocWrite, 0x89, 8)
-	ioSetCPUID2          = ioc(iocWrite, 0x90, 8)
-	ioGetVcpuEvents      = ioc(iocRead, 0x9f, unsafe.Sizeof(VcpuEvents{}))
-	ioSetVcpuEvents      = ioc(iocWrite, 0xa0, unsafe.Sizeof(VcpuEvents{}))
-	ioEnableCap          = ioc(iocWrite, 0xa3, 104)
-	ioGetXCRs            = ioc(iocRead, 0xa6, unsafe.Sizeof(XCRs{}))
-	ioSetXCRs            = ioc(iocWrite, 0xa7, unsafe.Sizeof(XCRs{}))
-	ioClearDirtyLog      = ioc(iocRead|iocWrite, 0xc0, 24)
-	ioGetXSave           = ioc(iocRead, 0xa4, 4096)
-	ioSetXSave           = ioc(iocWrite, 0xa5, 4096)
-	ioSetTSSAddr         = ioc(iocNone, 0x47, 0)
-	ioSetIdentityMapAddr = ioc(iocWrite, 0x48, 8)
+	ioGetAPIVersion     = ioc(iocNone, 0x00, 0)
+	ioCreateVM          = ioc(iocNone, 0x01, 0)
+	ioCheckExtension    = ioc(iocNone, 0x03, 0)
+	ioGetVcpuMmapSize   = ioc(iocNone, 0x04, 0)
+	ioGetSupportedCPUID = ioc(iocRead|iocWrite, 0x05, 8)
+	ioCreateVCPU        = ioc(iocNone, 0x41, 0)
+	ioGetDirtyLog       = ioc(iocWrite, 0x42, 16)
+	ioSetUserMemRegion  = ioc(iocWrite, 0x46, unsafe.Sizeof(MemoryRegion{}))
+	ioRun               = ioc(iocNone, 0x80, 0)
+	ioSetRegs           = ioc(iocWrite, 0x82, unsafe.Sizeof(Regs{}))
+	ioSetSregs          = ioc(iocWrite, 0x84, unsafe.Sizeof(Sregs{}))
+	ioSetMSRs           = ioc(iocWrite, 0x89, 8)
+	ioSetCPUID2         = ioc(iocWrite, 0x90, 8)
+	ioSetVcpuEvents     = ioc(iocWrite, 0xa0, unsafe.Sizeof(VcpuEvents{}))
+	ioEnableCap         = ioc(iocWrite, 0xa3, 104)
+	ioSetXCRs           = ioc(iocWrite, 0xa7, unsafe.Sizeof(XCRs{}))
+	ioClearDirtyLog     = ioc(iocRead|iocWrite, 0xc0, 24)
+	ioSetTSSAddr        = ioc(iocNone, 0x47, 0)
 )
 
 // ErrUnavailable means /dev/kvm cannot be used here.
@@ -248,37 +241,19 @@ func (v *VCPU) ioctlPtr(req uintptr, p unsafe.Pointer, what string) error {
 	return nil
 }
 
-func (v *VCPU) GetRegs(r *Regs) error {
-	return v.ioctlPtr(ioGetRegs, unsafe.Pointer(r), "KVM_GET_REGS")
-}
+// SetRegs, SetSregs, SetXCRs and SetEvents load vCPU state; the engine
+// uses them only to recover after a failure (calls go through sync_regs).
 func (v *VCPU) SetRegs(r *Regs) error {
 	return v.ioctlPtr(ioSetRegs, unsafe.Pointer(r), "KVM_SET_REGS")
-}
-func (v *VCPU) GetSregs(s *Sregs) error {
-	return v.ioctlPtr(ioGetSregs, unsafe.Pointer(s), "KVM_GET_SREGS")
 }
 func (v *VCPU) SetSregs(s *Sregs) error {
 	return v.ioctlPtr(ioSetSregs, unsafe.Pointer(s), "KVM_SET_SREGS")
 }
-func (v *VCPU) GetXCRs(x *XCRs) error {
-	return v.ioctlPtr(ioGetXCRs, unsafe.Pointer(x), "KVM_GET_XCRS")
-}
 func (v *VCPU) SetXCRs(x *XCRs) error {
 	return v.ioctlPtr(ioSetXCRs, unsafe.Pointer(x), "KVM_SET_XCRS")
 }
-func (v *VCPU) GetEvents(e *VcpuEvents) error {
-	return v.ioctlPtr(ioGetVcpuEvents, unsafe.Pointer(e), "KVM_GET_VCPU_EVENTS")
-}
 func (v *VCPU) SetEvents(e *VcpuEvents) error {
 	return v.ioctlPtr(ioSetVcpuEvents, unsafe.Pointer(e), "KVM_SET_VCPU_EVENTS")
-}
-
-// GetXSave and SetXSave move the 4 KiB legacy XSAVE image.
-func (v *VCPU) GetXSave(b *[4096]byte) error {
-	return v.ioctlPtr(ioGetXSave, unsafe.Pointer(b), "KVM_GET_XSAVE")
-}
-func (v *VCPU) SetXSave(b *[4096]byte) error {
-	return v.ioctlPtr(ioSetXSave, unsafe.Pointer(b), "KVM_SET_XSAVE")
 }
 
 // SetCPUID sets the CPUID the guest sees.
@@ -340,16 +315,6 @@ func (v *VCPU) SetImmediateExit(on bool) {
 
 // IO returns the exit information of an ExitIO.
 func (v *VCPU) IO() *IOExit { return (*IOExit)(unsafe.Pointer(&v.run.Exit[0])) }
-
-// IOData returns the bytes an OUT exit carries (size*count bytes).
-func (v *VCPU) IOData() []byte {
-	io := v.IO()
-	n := uint64(io.Size) * uint64(io.Count)
-	if io.DataOffset > uint64(len(v.mem)) || n > uint64(len(v.mem))-io.DataOffset {
-		return nil
-	}
-	return v.mem[io.DataOffset : io.DataOffset+n]
-}
 
 // MMIO returns the exit information of an ExitMMIO.
 func (v *VCPU) MMIO() *MMIOExit { return (*MMIOExit)(unsafe.Pointer(&v.run.Exit[0])) }

@@ -35,7 +35,7 @@ func TestLayout(t *testing.T) {
 			t.Errorf("%s: %d, want %d", c.name, c.got, c.want)
 		}
 	}
-	if ioRun != 0xae80 || ioSetUserMemRegion != 0x4020ae46 || ioGetSregs != 0x8138ae83 || ioClearDirtyLog != 0xc018aec0 || ioGetSupportedCPUID != 0xc008ae05 {
-		t.Errorf("ioctl numbers: run %#x memregion %#x getsregs %#x clear %#x cpuid %#x", ioRun, ioSetUserMemRegion, ioGetSregs, ioClearDirtyLog, ioGetSupportedCPUID)
+	if ioRun != 0xae80 || ioSetUserMemRegion != 0x4020ae46 || ioSetSregs != 0x4138ae84 || ioClearDirtyLog != 0xc018aec0 || ioGetSupportedCPUID != 0xc008ae05 {
+		t.Errorf("ioctl numbers: run %#x memregion %#x setsregs %#x clear %#x cpuid %#x", ioRun, ioSetUserMemRegion, ioSetSregs, ioClearDirtyLog, ioGetSupportedCPUID)
 	}
 }

@@ -135,9 +135,8 @@ const (
 
 // Register sets for kvm_run's kvm_valid_regs and kvm_dirty_regs.
 const (
-	SyncGPRs   = 1 << 0
-	SyncSregs  = 1 << 1
-	SyncEvents = 1 << 2
+	SyncGPRs  = 1 << 0
+	SyncSregs = 1 << 1
 )
 
 // Exit reasons (kvm_run.exit_reason).
