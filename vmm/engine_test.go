@@ -454,3 +454,25 @@ func TestRdtsc(t *testing.T) {
 		t.Fatalf("got %v, want #GP from rdtsc", err)
 	}
 }
+
+// TestArenaRenewal: when the page-table arena fills, the engine starts a
+// fresh one (re-registering the system slot) and calls keep working, with
+// the floor's tables rebuilt too.
+func TestArenaRenewal(t *testing.T) {
+	e := newEngine(t)
+	exit0 := fnFor(t, "exit0")
+	for i := 0; i < 3; i++ {
+		e.arena.next = sysArenaStart + sysArenaPages - 3 // too few for another set
+		clear(e.tables)
+		checkEcho(t, e)
+		if _, err := e.Run(context.Background(), exit0, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.FloorRoundTrip(); err != nil {
+			t.Fatal(err)
+		}
+		if e.arena.next > sysArenaStart+32 {
+			t.Fatalf("arena at page %d: not renewed", e.arena.next)
+		}
+	}
+}
