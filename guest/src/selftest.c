@@ -198,6 +198,38 @@ static void files(void)
 		fclose(f);
 }
 
+/* links checks hard links and renames into and within the output folder:
+ * a file is at most one output item (docs/ABI.md §6). It leaves no item. */
+static void links(void)
+{
+	struct stat st;
+	int fd;
+	CHECK((fd = open("/out/l1", O_WRONLY | O_CREAT | O_TRUNC, 0644)) >= 0 && write(fd, "L", 1) == 1 && close(fd) == 0);
+#ifndef __wasi__ /* WASI: wasmiso/fs.go does not refuse these yet */
+	/* a second name in an output folder would be a second item */
+	FAILS(link("/out/l1", "/out/l2"), EMLINK);
+	FAILS(link("/out/l1", "/out/sub/l2"), EMLINK);
+	FAILS(stat("/out/l2", &st), ENOENT);
+#endif
+	/* names elsewhere are no items */
+	CHECK(link("/out/l1", "/tmp/l1") == 0 && stat("/out/l1", &st) == 0 && st.st_nlink == 2);
+#ifndef __wasi__
+	/* ... and cannot be moved into an output folder while it is one;
+	 * the target of such a rename stays */
+	FAILS(rename("/tmp/l1", "/out/l3"), EMLINK);
+	CHECK((fd = open("/out/l3", O_WRONLY | O_CREAT, 0644)) >= 0 && close(fd) == 0);
+	FAILS(rename("/tmp/l1", "/out/l3"), EMLINK);
+	CHECK(stat("/out/l3", &st) == 0 && st.st_size == 0 && unlink("/out/l3") == 0);
+	CHECK(stat("/tmp/l1", &st) == 0 && st.st_nlink == 2);
+#endif
+	/* renaming the item keeps it one item */
+	CHECK(rename("/out/l1", "/out/l4") == 0 && stat("/out/l4", &st) == 0 && st.st_nlink == 2);
+	CHECK(rename("/out/l4", "/out/sub/l5") == 0 && stat("/tmp/l1", &st) == 0 && st.st_nlink == 2);
+	/* once the file is no item, a name in an output folder makes it one */
+	CHECK(unlink("/out/sub/l5") == 0 && link("/tmp/l1", "/out/l6") == 0);
+	CHECK(unlink("/out/l6") == 0 && unlink("/tmp/l1") == 0);
+}
+
 #ifndef __wasi__
 static void *thread_fn(void *arg) { return arg; }
 
@@ -247,6 +279,7 @@ int main(void)
 {
 	inputs();
 	files();
+	links();
 #ifndef __wasi__
 	unsupported();
 	heap();

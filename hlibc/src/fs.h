@@ -6,6 +6,8 @@
  * inode: either an input item's memory (read-only, never copied) or a heap
  * buffer the function writes. Files created under an output set's folder
  * are output items; each output set keeps them in a list in creation order.
+ * An inode is at most one output item: the host counts every item's bytes
+ * against the context, so two items sharing bytes would count them twice.
  */
 #ifndef HLIBC_FS_H
 #define HLIBC_FS_H
@@ -30,6 +32,7 @@ struct inode {
 	unsigned long id;    /* st_ino */
 	unsigned nlink;      /* directory entries naming it */
 	unsigned nopen;      /* open file descriptions using it */
+	unsigned items;      /* entries that are output items: 0 or 1 */
 	unsigned char ro;    /* an input item: never written */
 	unsigned char dev;   /* DEV_NULL: reads see EOF, writes vanish */
 };
@@ -82,10 +85,13 @@ struct node *fs_create(struct node *parent, const char *name, size_t len, int ki
 int fs_unlink(struct node *n);
 /* fs_rmdir removes an empty directory; 0 or -1. */
 int fs_rmdir(struct node *n);
-/* fs_link adds a new entry for file n in parent; 0 or -1. */
+/* fs_link adds a new entry for file n in parent (EMLINK if that would make
+ * a file that already is an output item a second one); 0 or -1. */
 int fs_link(struct node *n, struct node *parent, const char *name, size_t len);
-/* fs_move renames file n to name in parent (replacing nothing); 0 or -1. */
-int fs_move(struct node *n, struct node *parent, const char *name, size_t len);
+/* fs_move renames file n to name in parent, replacing file old there if
+ * old is not NULL (old != n). All or nothing: on failure both stay as they
+ * were. 0 or -1. */
+int fs_move(struct node *n, struct node *parent, const char *name, size_t len, struct node *old);
 
 /* fs_reserve makes room for need bytes in a writable inode. 0 or -1
  * (ENOMEM, EFBIG). The bytes between size and need are not initialised. */

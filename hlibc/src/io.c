@@ -534,15 +534,7 @@ int rename(const char *old, const char *new)
 		return 0;
 	if (a.node->kind == N_DIR)
 		return __tessera_fail(EXDEV); /* callers fall back to copying */
-	if (b.node) {
-		if (b.node->kind == N_DIR)
-			return __tessera_fail(EISDIR);
-		if (a.node->ino->ro || a.node->parent->ro)
-			return __tessera_fail(EROFS);
-		if (fs_unlink(b.node) < 0)
-			return -1;
-	}
-	return fs_move(a.node, b.parent, b.name, b.namelen);
+	return fs_move(a.node, b.parent, b.name, b.namelen, b.node);
 }
 
 int chdir(const char *path)
