@@ -683,8 +683,11 @@ var selftestSummary = regexp.MustCompile(`^selftest: [1-9][0-9]* checks, 0 faile
 func selftestExamples() []Example {
 	return []Example{{
 		Name: "selftest", Function: "selftest", NativeOnly: true,
-		InputSets: []string{"in"}, OutputSets: []string{"out", "stdio"},
-		Inputs: []loader.Set{set("in", item("a", 5, []byte("alpha")), item("dir/b", 0, []byte("beta")))},
+		InputSets: []string{"in", "stdio"}, OutputSets: []string{"out", "stdio"},
+		Inputs: []loader.Set{
+			set("in", item("a", 5, []byte("alpha")), item("dir/b", 0, []byte("beta"))),
+			set("stdio", item("stdin", 0, []byte("standard input"))),
+		},
 		Want: []loader.Set{
 			set("out", item("sub/f", 9, []byte("F")), item("y", 0, []byte("hello world!")), item("keep", 0, nil)),
 		},

@@ -5,7 +5,8 @@
  * Wasm backend to the same convention (docs/ABI.md §6); the places where
  * wasi-libc cannot express a check are marked WASI.
  *
- * Inputs: set "in" with items "a" = "alpha" (key 5) and "dir/b" = "beta".
+ * Inputs: set "in" with items "a" = "alpha" (key 5) and "dir/b" = "beta";
+ * optionally set "stdio" with "stdin" (checked if present).
  * Outputs: set "out" gets, in this order, "sub/f" = "F" (key 9), "y" =
  * "hello world!" and "keep" = "" ; stdout (set stdio) ends with
  * "selftest: N checks, 0 failed\n". A failed check is reported on stderr
@@ -53,6 +54,7 @@ static int checks, failed;
 static void inputs(void)
 {
 	struct stat st;
+	int fd;
 	CHECK(stat("/in/a", &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 5);
 	CHECK((st.st_mode & 0222) == 0);
 	CHECK(stat("/in/dir", &st) == 0 && S_ISDIR(st.st_mode));
@@ -81,7 +83,25 @@ static void inputs(void)
 #endif
 	CHECK(access("/in/a", R_OK) == 0);
 
-	int fd = open("/in/a", O_RDONLY);
+	/* A link to an input file is a name like any other: it can go, and
+	 * the file stays read-only. */
+	CHECK(link("/in/a", "/tmp/a") == 0 && stat("/in/a", &st) == 0 && st.st_nlink == 2);
+	FAILS(open("/tmp/a", O_WRONLY), EROFS);
+#ifndef __wasi__ /* WASI: wasmiso/fs.go refuses these yet */
+	CHECK(rename("/tmp/a", "/tmp/a2") == 0 && unlink("/tmp/a2") == 0);
+	CHECK(stat("/in/a", &st) == 0 && st.st_nlink == 1);
+#endif
+	/* In a folder an input set shares with an output set, the input
+	 * files still cannot be removed, renamed or replaced. */
+	if (stat("/stdio/stdin", &st) == 0) {
+		FAILS(unlink("/stdio/stdin"), EROFS);
+		FAILS(rename("/stdio/stdin", "/stdio/x"), EROFS);
+		CHECK((fd = open("/tmp/new", O_WRONLY | O_CREAT, 0644)) >= 0 && close(fd) == 0);
+		FAILS(rename("/tmp/new", "/stdio/stdin"), EROFS);
+		CHECK(unlink("/tmp/new") == 0 && stat("/stdio/stdin", &st) == 0);
+	}
+
+	fd = open("/in/a", O_RDONLY);
 	char buf[16] = {0};
 	CHECK(fd >= 3 && read(fd, buf, sizeof buf) == 5 && memcmp(buf, "alpha", 5) == 0);
 	CHECK(read(fd, buf, sizeof buf) == 0);

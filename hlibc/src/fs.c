@@ -356,10 +356,13 @@ void fs_dir_release(struct node *n)
 		free_node(n);
 }
 
-/* fixed reports whether file entry n cannot be removed or renamed. */
+/* fixed reports whether file entry n cannot be removed or renamed: an
+ * input item's own entry (in a folder an input set shares with an output
+ * set too), or any entry of a read-only folder. Other links to an input
+ * file are ordinary names. */
 static int fixed(const struct node *n)
 {
-	return n->ino->ro || n->parent->ro;
+	return n->input || n->parent->ro;
 }
 
 /* forget removes file entry n, whose item (if it is one) is unlisted. */
@@ -666,6 +669,7 @@ static void add_input(struct node *setdir, const io_buffer *b)
 	ino->nlink = 1;
 	ino->id = n->id;
 	n->ino = ino;
+	n->input = 1;
 }
 
 static void add_inputs(const struct dandelion_system_data *sd)

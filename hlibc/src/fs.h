@@ -50,6 +50,7 @@ struct node {
 	unsigned char ro;          /* directory: entries cannot be added or removed */
 	unsigned char owned_name;  /* name was allocated (free it with the node) */
 	unsigned char removed;     /* directory removed while open */
+	unsigned char input;       /* file: an input item's own entry (never removed) */
 	int outroot;               /* directory: index of the output set it holds, else -1 */
 	int item;                  /* file: output set it is an item of, else -1 */
 	struct node *onext, *oprev; /* the output set's items, in creation order */
