@@ -11,6 +11,10 @@
  * "hello world!" and "keep" = "" ; stdout (set stdio) ends with
  * "selftest: N checks, 0 failed\n". A failed check is reported on stderr
  * and makes the exit status 1.
+ *
+ * "selftest limit" (argv) instead fills the output sets to the host's limit
+ * of items (native builds only; it needs a context of 64 MiB) and leaves
+ * the items "lim/1" and "lim/2" in set "out".
  */
 #include <dirent.h>
 #include <errno.h>
@@ -251,6 +255,52 @@ static void links(void)
 }
 
 #ifndef __wasi__
+/* limit fills the output sets to the limit of items (docs/ABI.md §6):
+ * renaming an item must still work there, and a rename that fails must
+ * put the item back where it was. stdout and stderr cannot be created at
+ * the limit, so a failure there only shows in the count. */
+static void limit(void)
+{
+	char path[32], name[256];
+	struct stat st;
+	int fd, n;
+	/* 16 folders deep with 255-byte names: no identifier fits there */
+	memset(name, 'd', 255);
+	name[255] = 0;
+	CHECK(mkdir("/out/deep", 0755) == 0 && chdir("/out/deep") == 0);
+	for (int i = 0; i < 16; i++)
+		CHECK(mkdir(name, 0755) == 0 && chdir(name) == 0);
+	FAILS(open("f", O_WRONLY | O_CREAT, 0644), ENAMETOOLONG);
+
+	CHECK(mkdir("/out/lim", 0755) == 0);
+	for (n = 0;; n++) {
+		snprintf(path, sizeof path, "/out/lim/%d", n);
+		errno = 0;
+		if ((fd = open(path, O_WRONLY | O_CREAT, 0644)) < 0)
+			break;
+		close(fd);
+	}
+	CHECK(errno == ENOSPC && n == 65536);
+	/* at the limit an item can be renamed, also over another item */
+	CHECK(rename("/out/lim/0", "/out/lim/zero") == 0 && stat("/out/lim/zero", &st) == 0);
+	CHECK(rename("/out/lim/zero", "/out/lim/3") == 0 && stat("/out/lim/zero", &st) < 0);
+	CHECK((fd = open("/out/lim/0", O_WRONLY | O_CREAT, 0644)) >= 0 && close(fd) == 0);
+	FAILS(open("/out/lim/full", O_WRONLY | O_CREAT, 0644), ENOSPC);
+	/* a rename that fails leaves the item (and the count) as it was */
+	FAILS(rename("/out/lim/1", "f"), ENAMETOOLONG);
+	CHECK(stat("/out/lim/1", &st) == 0);
+	FAILS(open("/out/lim/full", O_WRONLY | O_CREAT, 0644), ENOSPC);
+	CHECK(chdir("/") == 0);
+
+	int left = 0;
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof path, "/out/lim/%d", i);
+		if (i != 1 && i != 2 && unlink(path) < 0)
+			left++;
+	}
+	CHECK(left == 0);
+}
+
 static void *thread_fn(void *arg) { return arg; }
 
 static void unsupported(void)
@@ -295,8 +345,17 @@ static void heap(void)
 
 #endif
 
-int main(void)
+int main(int argc, char **argv)
 {
+#ifndef __wasi__
+	if (argc > 1 && strcmp(argv[1], "limit") == 0) {
+		limit();
+		printf("selftest: %d checks, %d failed\n", checks, failed);
+		return failed != 0;
+	}
+#else
+	(void)argc, (void)argv;
+#endif
 	inputs();
 	files();
 	links();
