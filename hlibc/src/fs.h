@@ -90,7 +90,7 @@ int fs_rmdir(struct node *n);
  * a file that already is an output item a second one); 0 or -1. */
 int fs_link(struct node *n, struct node *parent, const char *name, size_t len);
 /* fs_move renames file n to name in parent, replacing file old there if
- * old is not NULL (old != n). All or nothing: on failure both stay as they
+ * old is not NULL (old is not a name of n's file). All or nothing: on failure both stay as they
  * were. 0 or -1. */
 int fs_move(struct node *n, struct node *parent, const char *name, size_t len, struct node *old);
 
