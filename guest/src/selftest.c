@@ -55,6 +55,22 @@ static int checks, failed;
 		CHECK(r_ == -1 && errno == (e));     \
 	} while (0)
 
+#ifndef __wasi__ /* WASI: fd 0 is the backend's stream, not hlibc's */
+/* std_in checks fd 0 against /stdio/stdin, if there is one: "fstat, then
+ * allocate, then read" must read it all. Runs before anything reads fd 0. */
+static void std_in(void)
+{
+	struct stat in, st;
+	if (stat("/stdio/stdin", &in) != 0)
+		return;
+	CHECK(fstat(0, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == in.st_size);
+	char *buf = malloc((size_t)st.st_size + 1);
+	CHECK(buf && read(0, buf, (size_t)st.st_size + 1) == in.st_size);
+	free(buf);
+	CHECK(fstat(1, &st) == 0 && S_ISREG(st.st_mode));
+}
+#endif
+
 static void inputs(void)
 {
 	struct stat st;
@@ -359,6 +375,7 @@ int main(int argc, char **argv)
 		printf("selftest: %d checks, %d failed\n", checks, failed);
 		return failed != 0;
 	}
+	std_in();
 #else
 	(void)argc, (void)argv;
 #endif

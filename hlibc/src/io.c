@@ -308,11 +308,14 @@ int _fstat(int fd, struct stat *st)
 	struct ofd *o;
 	if (check_fd(fd, &o) < 0)
 		return -1;
-	if (o->std) {
-		/* Not bound yet: describe the stream without creating its file. */
-		fs_stat(NULL, &(struct inode){.id = (unsigned long)fd + 1, .ro = o->std == STD_IN}, st);
+	if (o->std == STD_OUT || o->std == STD_ERR) {
+		/* Not written yet: describe the stream without creating its file. */
+		fs_stat(NULL, &(struct inode){.id = (unsigned long)fd + 1}, st);
 		return 0;
 	}
+	/* Binding stdin creates nothing, and gives its real size. */
+	if (o->std && bind_std(o) < 0)
+		return -1;
 	if (o->dir)
 		fs_stat(o->dir, NULL, st);
 	else if (o->ino)
