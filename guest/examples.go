@@ -675,7 +675,14 @@ func wordcountExamples() []Example {
 	bad.Inputs = []loader.Set{set("counts", item("x", 0, []byte("word\n")))}
 	bad.Status = 1
 	bad.Want = []loader.Set{set("totals"), stdio("", "/counts/x: malformed line: word\n")}
-	return []Example{mapEx("wordcount_map", "", 4), mapEx("wordcount_map/7", "wordcount_map 7", 7), reduce, bad}
+	// C strings end at a NUL: "a\x00b" and "a\x00c" would hash apart but
+	// compare equal, and come out as duplicate words.
+	nul := reduce
+	nul.Name = "wordcount_reduce/nul"
+	nul.Inputs = []loader.Set{set("counts", item("x", 0, []byte("ok 1\na\x00b 2\na\x00c 3\n")))}
+	nul.Status = 1
+	nul.Want = []loader.Set{set("totals"), stdio("", "/counts/x: a word contains a NUL byte\n")}
+	return []Example{mapEx("wordcount_map", "", 4), mapEx("wordcount_map/7", "wordcount_map 7", 7), reduce, bad, nul}
 }
 
 var selftestSummary = regexp.MustCompile(`^selftest: [1-9][0-9]* checks, 0 failed\n$`)
