@@ -2,6 +2,7 @@ package guest
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"hash/fnv"
 	"image"
@@ -544,8 +545,8 @@ func renderExamples() []Example {
 	}
 	sorted := slices.Clone(logs)
 	slices.SortFunc(sorted, func(a, b loader.Item) int {
-		if a.Key != b.Key {
-			return int(a.Key) - int(b.Key)
+		if c := cmp.Compare(a.Key, b.Key); c != 0 {
+			return c
 		}
 		return strings.Compare(a.Ident, b.Ident)
 	})

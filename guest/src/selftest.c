@@ -226,6 +226,9 @@ static void files(void)
 	longname[0] = '/';
 	longname[sizeof longname - 1] = 0;
 	FAILS(open(longname, O_WRONLY | O_CREAT, 0644), ENAMETOOLONG);
+	FAILS(mkdir(longname, 0755), ENAMETOOLONG);
+	FAILS(rename("/out/y", longname), ENAMETOOLONG);
+	FAILS(link("/out/y", longname), ENAMETOOLONG);
 
 	/* /dev/null and /tmp */
 	CHECK((fd = open("/dev/null", O_RDWR)) >= 0 && write(fd, "x", 1) == 1 && read(fd, buf, 1) == 0);

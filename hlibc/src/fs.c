@@ -589,9 +589,9 @@ int fs_path_of(const struct node *n, char *buf, size_t size)
 
 /* mkpath walks or creates the directories named by path (a set name or an
  * item identifier without its last component) below root. New directories
- * are read-only if ro is set; their names point into path when borrow is
- * set (input identifiers stay valid for the whole call). Returns NULL when
- * a component is a file, is "..", is too long, or memory runs out. */
+ * are read-only if ro is set; their names point into path, which must stay
+ * valid for the whole call (the system data's identifiers do). Returns NULL
+ * when a component is a file, is "..", is too long, or memory runs out. */
 static struct node *mkpath(struct node *dir, const char *path, size_t plen, int ro)
 {
 	const char *p = path, *end = path + plen;

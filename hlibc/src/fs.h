@@ -76,8 +76,9 @@ struct lookup {
 
 /* fs_resolve resolves path against the current directory. It fails with
  * errno ENOENT, ENOTDIR, ENAMETOOLONG or EINVAL when an intermediate
- * component is missing or wrong; a missing last component is not an error
- * (node is NULL then). Returns 0 or -1 with errno set. */
+ * component is missing or wrong, and with ENAMETOOLONG when any component,
+ * the last included, is longer than FS_NAME_MAX; a missing last component
+ * is not an error (node is NULL then). Returns 0 or -1 with errno set. */
 int fs_resolve(const char *path, struct lookup *l);
 
 /* fs_create adds a regular file or directory to parent. */

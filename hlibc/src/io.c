@@ -148,8 +148,6 @@ int _open(const char *path, int flags, ...)
 			return __tessera_fail(ENOENT);
 		if (l.dir)
 			return __tessera_fail(EISDIR);
-		if (l.namelen > FS_NAME_MAX)
-			return __tessera_fail(ENAMETOOLONG);
 	}
 	if (n && n->kind == N_DIR) {
 		if (acc != O_RDONLY)
@@ -350,15 +348,13 @@ int _unlink(const char *path)
 }
 
 /* source_and_target resolves the two paths of link and rename: the first
- * must exist, the second's last component must be a valid name. */
+ * must exist (fs_resolve has checked the length of every name). */
 static int source_and_target(const char *old, const char *new, struct lookup *a, struct lookup *b)
 {
 	if (fs_resolve(old, a) < 0 || fs_resolve(new, b) < 0)
 		return -1;
 	if (a->node == NULL)
 		return __tessera_fail(ENOENT);
-	if (b->namelen > FS_NAME_MAX)
-		return __tessera_fail(ENAMETOOLONG);
 	return 0;
 }
 
@@ -380,8 +376,6 @@ int _mkdir(const char *path, mode_t mode)
 		return -1;
 	if (l.node)
 		return __tessera_fail(EEXIST);
-	if (l.namelen > FS_NAME_MAX)
-		return __tessera_fail(ENAMETOOLONG);
 	return fs_create(l.parent, l.name, l.namelen, N_DIR) ? 0 : -1;
 }
 
