@@ -3,6 +3,7 @@ package guest
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"hash/fnv"
 	"image"
@@ -356,6 +357,26 @@ func testImage(w, h int, seed uint64, opaque bool) *image.NRGBA {
 func qoiExamples() []Example {
 	rgba, rgb := testImage(37, 23, 1, false), testImage(64, 48, 2, true)
 	want := map[string]*image.NRGBA{"grad.png": rgba, "photo.png": rgb}
+	// The chunks of the top half of a 64×48 image, under a header that
+	// says 48 rows.
+	truncated := EncodeQOI(rgb.SubImage(image.Rect(0, 0, 64, 24)).(*image.NRGBA), 3)
+	binary.BigEndian.PutUint32(truncated[8:], 48)
+	// One pixel whose RGBA chunk stops after two of its four bytes.
+	end := "\x00\x00\x00\x00\x00\x00\x00\x01"
+	cut := []byte("qoif\x00\x00\x00\x01\x00\x00\x00\x01\x04\x00" + "\xff\x10\x20" + end)
+	// 10⁸ pixels (400 MB to decode into) from one chunk byte: refused
+	// before anything is allocated.
+	huge := []byte("qoif\x00\x00\x27\x10\x00\x00\x27\x10\x04\x00" + "\xc0" + end)
+	// bad is a call on one malformed image: status 1, no output, and a
+	// message on stderr.
+	bad := func(name string, data []byte, why string) Example {
+		return Example{
+			Name: "qoi2png/" + name, Function: "qoi2png", InputSets: []string{"in"}, OutputSets: []string{"out", "stdio"},
+			Inputs: []loader.Set{set("in", item("x.qoi", 0, data))},
+			Status: 1,
+			Want:   []loader.Set{set("out"), stdio("", "x.qoi: "+why+"\n")},
+		}
+	}
 	return []Example{{
 		Name: "qoi2png", Function: "qoi2png", InputSets: []string{"in"}, OutputSets: []string{"out", "stdio"},
 		Inputs: []loader.Set{set("in",
@@ -377,12 +398,11 @@ func qoiExamples() []Example {
 			}
 			return nil
 		},
-	}, {
-		Name: "qoi2png/not-qoi", Function: "qoi2png", InputSets: []string{"in"}, OutputSets: []string{"out", "stdio"},
-		Inputs: []loader.Set{set("in", item("x.qoi", 0, []byte("not an image, but long enough")))},
-		Status: 1,
-		Want:   []loader.Set{set("out"), stdio("", "x.qoi: not a QOI image\n")},
-	}}
+	}, bad("not-qoi", []byte("not an image, but long enough"), "not a QOI image"),
+		bad("truncated", truncated, "QOI data ends after 1536 of 3072 pixels"),
+		bad("truncated-chunk", cut, "truncated QOI chunk"),
+		bad("huge", huge, "10000x10000 pixels cannot come from 23 bytes"),
+	}
 }
 
 // samePNG decodes p with image/png and compares it pixel by pixel with
