@@ -2,6 +2,8 @@ package guest
 
 import (
 	"bytes"
+	"cmp"
+	"encoding/binary"
 	"fmt"
 	"hash/fnv"
 	"image"
@@ -355,6 +357,26 @@ func testImage(w, h int, seed uint64, opaque bool) *image.NRGBA {
 func qoiExamples() []Example {
 	rgba, rgb := testImage(37, 23, 1, false), testImage(64, 48, 2, true)
 	want := map[string]*image.NRGBA{"grad.png": rgba, "photo.png": rgb}
+	// The chunks of the top half of a 64×48 image, under a header that
+	// says 48 rows.
+	truncated := EncodeQOI(rgb.SubImage(image.Rect(0, 0, 64, 24)).(*image.NRGBA), 3)
+	binary.BigEndian.PutUint32(truncated[8:], 48)
+	// One pixel whose RGBA chunk stops after two of its four bytes.
+	end := "\x00\x00\x00\x00\x00\x00\x00\x01"
+	cut := []byte("qoif\x00\x00\x00\x01\x00\x00\x00\x01\x04\x00" + "\xff\x10\x20" + end)
+	// 10⁸ pixels (400 MB to decode into) from one chunk byte: refused
+	// before anything is allocated.
+	huge := []byte("qoif\x00\x00\x27\x10\x00\x00\x27\x10\x04\x00" + "\xc0" + end)
+	// bad is a call on one malformed image: status 1, no output, and a
+	// message on stderr.
+	bad := func(name string, data []byte, why string) Example {
+		return Example{
+			Name: "qoi2png/" + name, Function: "qoi2png", InputSets: []string{"in"}, OutputSets: []string{"out", "stdio"},
+			Inputs: []loader.Set{set("in", item("x.qoi", 0, data))},
+			Status: 1,
+			Want:   []loader.Set{set("out"), stdio("", "x.qoi: "+why+"\n")},
+		}
+	}
 	return []Example{{
 		Name: "qoi2png", Function: "qoi2png", InputSets: []string{"in"}, OutputSets: []string{"out", "stdio"},
 		Inputs: []loader.Set{set("in",
@@ -376,12 +398,11 @@ func qoiExamples() []Example {
 			}
 			return nil
 		},
-	}, {
-		Name: "qoi2png/not-qoi", Function: "qoi2png", InputSets: []string{"in"}, OutputSets: []string{"out", "stdio"},
-		Inputs: []loader.Set{set("in", item("x.qoi", 0, []byte("not an image, but long enough")))},
-		Status: 1,
-		Want:   []loader.Set{set("out"), stdio("", "x.qoi: not a QOI image\n")},
-	}}
+	}, bad("not-qoi", []byte("not an image, but long enough"), "not a QOI image"),
+		bad("truncated", truncated, "QOI data ends after 1536 of 3072 pixels"),
+		bad("truncated-chunk", cut, "truncated QOI chunk"),
+		bad("huge", huge, "10000x10000 pixels cannot come from 23 bytes"),
+	}
 }
 
 // samePNG decodes p with image/png and compares it pixel by pixel with
@@ -544,8 +565,8 @@ func renderExamples() []Example {
 	}
 	sorted := slices.Clone(logs)
 	slices.SortFunc(sorted, func(a, b loader.Item) int {
-		if a.Key != b.Key {
-			return int(a.Key) - int(b.Key)
+		if c := cmp.Compare(a.Key, b.Key); c != 0 {
+			return c
 		}
 		return strings.Compare(a.Ident, b.Ident)
 	})
@@ -675,7 +696,14 @@ func wordcountExamples() []Example {
 	bad.Inputs = []loader.Set{set("counts", item("x", 0, []byte("word\n")))}
 	bad.Status = 1
 	bad.Want = []loader.Set{set("totals"), stdio("", "/counts/x: malformed line: word\n")}
-	return []Example{mapEx("wordcount_map", "", 4), mapEx("wordcount_map/7", "wordcount_map 7", 7), reduce, bad}
+	// C strings end at a NUL: "a\x00b" and "a\x00c" would hash apart but
+	// compare equal, and come out as duplicate words.
+	nul := reduce
+	nul.Name = "wordcount_reduce/nul"
+	nul.Inputs = []loader.Set{set("counts", item("x", 0, []byte("ok 1\na\x00b 2\na\x00c 3\n")))}
+	nul.Status = 1
+	nul.Want = []loader.Set{set("totals"), stdio("", "/counts/x: a word contains a NUL byte\n")}
+	return []Example{mapEx("wordcount_map", "", 4), mapEx("wordcount_map/7", "wordcount_map 7", 7), reduce, bad, nul}
 }
 
 var selftestSummary = regexp.MustCompile(`^selftest: [1-9][0-9]* checks, 0 failed\n$`)
@@ -683,8 +711,11 @@ var selftestSummary = regexp.MustCompile(`^selftest: [1-9][0-9]* checks, 0 faile
 func selftestExamples() []Example {
 	return []Example{{
 		Name: "selftest", Function: "selftest", NativeOnly: true,
-		InputSets: []string{"in"}, OutputSets: []string{"out", "stdio"},
-		Inputs: []loader.Set{set("in", item("a", 5, []byte("alpha")), item("dir/b", 0, []byte("beta")))},
+		InputSets: []string{"in", "stdio"}, OutputSets: []string{"out", "stdio"},
+		Inputs: []loader.Set{
+			set("in", item("a", 5, []byte("alpha")), item("dir/b", 0, []byte("beta"))),
+			set("stdio", item("stdin", 0, []byte("standard input"))),
+		},
 		Want: []loader.Set{
 			set("out", item("sub/f", 9, []byte("F")), item("y", 0, []byte("hello world!")), item("keep", 0, nil)),
 		},

@@ -44,11 +44,16 @@ GUEST_LIBS = -Wl,--start-group $(1) $(NEWLIB_SYS)/lib/libc.a $(NEWLIB_SYS)/lib/l
 # The guest tests fail, rather than skip, when a guest is missing.
 export TESSERA_REQUIRE_GUESTS := 1
 
+# Objects depend on the make files that hold their flags.
+GUEST_MK := guest/guest.mk hlibc/hlibc.mk
+
 # guest_rules(arch, names, lib, ldflags)
+# -MD, not -MMD: hlibc's replacement headers (hlibc/include/newlib) come in
+# through -isystem, which -MMD leaves out of the dependencies.
 define guest_rules
-$(GUEST_OBJ)/$(1)/%.o: $(GUEST_SRC)/%.c $(NEWLIB_DONE)
+$(GUEST_OBJ)/$(1)/%.o: $(GUEST_SRC)/%.c $(NEWLIB_DONE) $(GUEST_MK)
 	@mkdir -p $$(@D)
-	gcc $$(GUEST_BASE_CFLAGS) $(GUEST_CFLAGS_$(1)) $$(EXTRA_CFLAGS) -MMD -MP -c -o $$@ $$<
+	gcc $$(GUEST_BASE_CFLAGS) $(GUEST_CFLAGS_$(1)) $$(EXTRA_CFLAGS) -MD -MP -c -o $$@ $$<
 
 $(GUESTS)/$(1)/%: $(GUEST_OBJ)/$(1)/%.o $(HLIBC_CRT0) $(3)
 	@mkdir -p $$(@D)
@@ -62,9 +67,9 @@ endef
 HOSTILE_CFLAGS := -Ihlibc/src
 
 define hostile_case
-$(GUEST_OBJ)/x86-64/hostile_$(1).o: $(GUEST_SRC)/hostile.c $(NEWLIB_DONE)
+$(GUEST_OBJ)/x86-64/hostile_$(1).o: $(GUEST_SRC)/hostile.c $(NEWLIB_DONE) $(GUEST_MK)
 	@mkdir -p $$(@D)
-	gcc $$(GUEST_BASE_CFLAGS) $(GUEST_CFLAGS_x86-64) $(HOSTILE_CFLAGS) -DCASE_$(1) -MMD -MP -c -o $$@ $$<
+	gcc $$(GUEST_BASE_CFLAGS) $(GUEST_CFLAGS_x86-64) $(HOSTILE_CFLAGS) -DCASE_$(1) -MD -MP -c -o $$@ $$<
 endef
 $(foreach c,$(HOSTILE_CASES),$(eval $(call hostile_case,$(c))))
 
@@ -78,13 +83,25 @@ $(foreach a,$(NATIVE_ARCHES),$(eval $(call guest_rules,$(a),$(EXAMPLES) $(CHECKS
 $(eval $(call guest_rules,debug,$(EXAMPLES) $(CHECKS),$(HLIBC_DBGLIB),))
 
 # wasm32-wasi with clang, lld and Debian's wasi-libc; keys come from the
-# host through hlibc/src/tessera_wasm.c.
+# host through hlibc/src/tessera_wasm.c. Compiled one file at a time, so
+# that each object has its own dependency file (the guests' headers).
 WASM_CC     := clang --target=wasm32-wasi
 WASM_CFLAGS := -O2 -Wall -Wextra -Ihlibc/include
+WASM_OBJ    := $(GUEST_OBJ)/wasm32
 
-$(GUESTS)/wasm32/%.wasm: $(GUEST_SRC)/%.c hlibc/src/tessera_wasm.c hlibc/include/tessera.h
+$(WASM_OBJ)/%.o: $(GUEST_SRC)/%.c guest/guest.mk
 	@mkdir -p $(@D)
-	$(WASM_CC) $(WASM_CFLAGS) -o $@ $< hlibc/src/tessera_wasm.c -lm -Wl,--strip-all
+	$(WASM_CC) $(WASM_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(WASM_OBJ)/hlibc/tessera_wasm.o: hlibc/src/tessera_wasm.c guest/guest.mk
+	@mkdir -p $(@D)
+	$(WASM_CC) $(WASM_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(GUESTS)/wasm32/%.wasm: $(WASM_OBJ)/%.o $(WASM_OBJ)/hlibc/tessera_wasm.o
+	@mkdir -p $(@D)
+	$(WASM_CC) $(WASM_CFLAGS) -o $@ $^ -lm -Wl,--strip-all
+
+-include $(wildcard $(WASM_OBJ)/*.d $(WASM_OBJ)/hlibc/*.d)
 
 guests: hlibc $(EXAMPLES:%=$(GUESTS)/wasm32/%.wasm)
 

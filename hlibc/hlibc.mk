@@ -82,9 +82,12 @@ HLIBC_CRT0    := $(HLIBC)/crt0.o
 HLIBC_LIB     := $(HLIBC)/libtessera.a
 HLIBC_DBGLIB  := $(HLIBC)/libtessera-debug.a
 
-$(HLIBC)/obj/%.o: $(HLIBC_SRC)/%.c $(NEWLIB_DONE)
+# -MD, not -MMD: hlibc's replacement headers (hlibc/include/newlib) come
+# in through -isystem, which -MMD leaves out of the dependencies. Objects
+# also depend on the make files that hold their flags.
+$(HLIBC)/obj/%.o: $(HLIBC_SRC)/%.c $(NEWLIB_DONE) hlibc/hlibc.mk
 	@mkdir -p $(@D)
-	gcc $(HLIBC_CFLAGS) -MMD -MP -c -o $@ $<
+	gcc $(HLIBC_CFLAGS) -MD -MP -c -o $@ $<
 
 $(HLIBC)/obj/%.o: $(HLIBC_SRC)/%.S
 	@mkdir -p $(@D)

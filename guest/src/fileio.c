@@ -25,6 +25,7 @@ static void copy_tree(const char *in, const char *out, const char *rel)
 		snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", names[i]);
 		if (isdir[i]) {
 			copy_tree(src, dst, sub);
+			free(names[i]);
 			continue;
 		}
 		size_t len;

@@ -5,11 +5,16 @@
  * Wasm backend to the same convention (docs/ABI.md §6); the places where
  * wasi-libc cannot express a check are marked WASI.
  *
- * Inputs: set "in" with items "a" = "alpha" (key 5) and "dir/b" = "beta".
+ * Inputs: set "in" with items "a" = "alpha" (key 5) and "dir/b" = "beta";
+ * optionally set "stdio" with "stdin" (checked if present).
  * Outputs: set "out" gets, in this order, "sub/f" = "F" (key 9), "y" =
  * "hello world!" and "keep" = "" ; stdout (set stdio) ends with
  * "selftest: N checks, 0 failed\n". A failed check is reported on stderr
  * and makes the exit status 1.
+ *
+ * "selftest limit" (argv) instead fills the output sets to the host's limit
+ * of items (native builds only; it needs a context of 64 MiB) and leaves
+ * the items "lim/1" and "lim/2" in set "out".
  */
 #include <dirent.h>
 #include <errno.h>
@@ -50,9 +55,26 @@ static int checks, failed;
 		CHECK(r_ == -1 && errno == (e));     \
 	} while (0)
 
+#ifndef __wasi__ /* WASI: fd 0 is the backend's stream, not hlibc's */
+/* std_in checks fd 0 against /stdio/stdin, if there is one: "fstat, then
+ * allocate, then read" must read it all. Runs before anything reads fd 0. */
+static void std_in(void)
+{
+	struct stat in, st;
+	if (stat("/stdio/stdin", &in) != 0)
+		return;
+	CHECK(fstat(0, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == in.st_size);
+	char *buf = malloc((size_t)st.st_size + 1);
+	CHECK(buf && read(0, buf, (size_t)st.st_size + 1) == in.st_size);
+	free(buf);
+	CHECK(fstat(1, &st) == 0 && S_ISREG(st.st_mode));
+}
+#endif
+
 static void inputs(void)
 {
 	struct stat st;
+	int fd;
 	CHECK(stat("/in/a", &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 5);
 	CHECK((st.st_mode & 0222) == 0);
 	CHECK(stat("/in/dir", &st) == 0 && S_ISDIR(st.st_mode));
@@ -81,7 +103,25 @@ static void inputs(void)
 #endif
 	CHECK(access("/in/a", R_OK) == 0);
 
-	int fd = open("/in/a", O_RDONLY);
+	/* A link to an input file is a name like any other: it can go, and
+	 * the file stays read-only. */
+	CHECK(link("/in/a", "/tmp/a") == 0 && stat("/in/a", &st) == 0 && st.st_nlink == 2);
+	FAILS(open("/tmp/a", O_WRONLY), EROFS);
+#ifndef __wasi__ /* WASI: wasmiso/fs.go refuses these yet */
+	CHECK(rename("/tmp/a", "/tmp/a2") == 0 && unlink("/tmp/a2") == 0);
+	CHECK(stat("/in/a", &st) == 0 && st.st_nlink == 1);
+#endif
+	/* In a folder an input set shares with an output set, the input
+	 * files still cannot be removed, renamed or replaced. */
+	if (stat("/stdio/stdin", &st) == 0) {
+		FAILS(unlink("/stdio/stdin"), EROFS);
+		FAILS(rename("/stdio/stdin", "/stdio/x"), EROFS);
+		CHECK((fd = open("/tmp/new", O_WRONLY | O_CREAT, 0644)) >= 0 && close(fd) == 0);
+		FAILS(rename("/tmp/new", "/stdio/stdin"), EROFS);
+		CHECK(unlink("/tmp/new") == 0 && stat("/stdio/stdin", &st) == 0);
+	}
+
+	fd = open("/in/a", O_RDONLY);
 	char buf[16] = {0};
 	CHECK(fd >= 3 && read(fd, buf, sizeof buf) == 5 && memcmp(buf, "alpha", 5) == 0);
 	CHECK(read(fd, buf, sizeof buf) == 0);
@@ -186,6 +226,9 @@ static void files(void)
 	longname[0] = '/';
 	longname[sizeof longname - 1] = 0;
 	FAILS(open(longname, O_WRONLY | O_CREAT, 0644), ENAMETOOLONG);
+	FAILS(mkdir(longname, 0755), ENAMETOOLONG);
+	FAILS(rename("/out/y", longname), ENAMETOOLONG);
+	FAILS(link("/out/y", longname), ENAMETOOLONG);
 
 	/* /dev/null and /tmp */
 	CHECK((fd = open("/dev/null", O_RDWR)) >= 0 && write(fd, "x", 1) == 1 && read(fd, buf, 1) == 0);
@@ -198,7 +241,91 @@ static void files(void)
 		fclose(f);
 }
 
+/* links checks hard links and renames into and within the output folder:
+ * a file is at most one output item (docs/ABI.md §6). It leaves no item. */
+static void links(void)
+{
+	struct stat st;
+	int fd;
+	CHECK((fd = open("/out/l1", O_WRONLY | O_CREAT | O_TRUNC, 0644)) >= 0 && write(fd, "L", 1) == 1 && close(fd) == 0);
+#ifndef __wasi__ /* WASI: wasmiso/fs.go does not refuse these yet */
+	/* a second name in an output folder would be a second item */
+	FAILS(link("/out/l1", "/out/l2"), EMLINK);
+	FAILS(link("/out/l1", "/out/sub/l2"), EMLINK);
+	FAILS(stat("/out/l2", &st), ENOENT);
+#endif
+	/* names elsewhere are no items */
+	CHECK(link("/out/l1", "/tmp/l1") == 0 && stat("/out/l1", &st) == 0 && st.st_nlink == 2);
 #ifndef __wasi__
+	/* ... and cannot be moved into an output folder while it is one;
+	 * the target of such a rename stays */
+	FAILS(rename("/tmp/l1", "/out/l3"), EMLINK);
+	CHECK((fd = open("/out/l3", O_WRONLY | O_CREAT, 0644)) >= 0 && close(fd) == 0);
+	FAILS(rename("/tmp/l1", "/out/l3"), EMLINK);
+	CHECK(stat("/out/l3", &st) == 0 && st.st_size == 0 && unlink("/out/l3") == 0);
+	CHECK(stat("/tmp/l1", &st) == 0 && st.st_nlink == 2);
+#endif
+	/* renaming the item keeps it one item */
+	CHECK(rename("/out/l1", "/out/l4") == 0 && stat("/out/l4", &st) == 0 && st.st_nlink == 2);
+	CHECK(rename("/out/l4", "/out/sub/l5") == 0 && stat("/tmp/l1", &st) == 0 && st.st_nlink == 2);
+	/* once the file is no item, a name in an output folder makes it one */
+	CHECK(unlink("/out/sub/l5") == 0 && link("/tmp/l1", "/out/l6") == 0);
+	CHECK(unlink("/out/l6") == 0 && unlink("/tmp/l1") == 0);
+#ifndef __wasi__ /* WASI: wasmiso/fs.go removes a name yet */
+	/* rename from one name of a file to another does nothing (POSIX) */
+	CHECK(link("/out/y", "/tmp/y") == 0 && rename("/tmp/y", "/out/y") == 0);
+	CHECK(rename("/out/y", "/tmp/y") == 0 && stat("/out/y", &st) == 0 && st.st_nlink == 2);
+	CHECK(stat("/tmp/y", &st) == 0 && unlink("/tmp/y") == 0);
+#endif
+}
+
+#ifndef __wasi__
+/* limit fills the output sets to the limit of items (docs/ABI.md §6):
+ * renaming an item must still work there, and a rename that fails must
+ * put the item back where it was. stdout and stderr cannot be created at
+ * the limit, so a failure there only shows in the count. */
+static void limit(void)
+{
+	char path[32], name[256];
+	struct stat st;
+	int fd, n;
+	/* 16 folders deep with 255-byte names: no identifier fits there */
+	memset(name, 'd', 255);
+	name[255] = 0;
+	CHECK(mkdir("/out/deep", 0755) == 0 && chdir("/out/deep") == 0);
+	for (int i = 0; i < 16; i++)
+		CHECK(mkdir(name, 0755) == 0 && chdir(name) == 0);
+	FAILS(open("f", O_WRONLY | O_CREAT, 0644), ENAMETOOLONG);
+
+	CHECK(mkdir("/out/lim", 0755) == 0);
+	for (n = 0;; n++) {
+		snprintf(path, sizeof path, "/out/lim/%d", n);
+		errno = 0;
+		if ((fd = open(path, O_WRONLY | O_CREAT, 0644)) < 0)
+			break;
+		close(fd);
+	}
+	CHECK(errno == ENOSPC && n == 65536);
+	/* at the limit an item can be renamed, also over another item */
+	CHECK(rename("/out/lim/0", "/out/lim/zero") == 0 && stat("/out/lim/zero", &st) == 0);
+	CHECK(rename("/out/lim/zero", "/out/lim/3") == 0 && stat("/out/lim/zero", &st) < 0);
+	CHECK((fd = open("/out/lim/0", O_WRONLY | O_CREAT, 0644)) >= 0 && close(fd) == 0);
+	FAILS(open("/out/lim/full", O_WRONLY | O_CREAT, 0644), ENOSPC);
+	/* a rename that fails leaves the item (and the count) as it was */
+	FAILS(rename("/out/lim/1", "f"), ENAMETOOLONG);
+	CHECK(stat("/out/lim/1", &st) == 0);
+	FAILS(open("/out/lim/full", O_WRONLY | O_CREAT, 0644), ENOSPC);
+	CHECK(chdir("/") == 0);
+
+	int left = 0;
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof path, "/out/lim/%d", i);
+		if (i != 1 && i != 2 && unlink(path) < 0)
+			left++;
+	}
+	CHECK(left == 0);
+}
+
 static void *thread_fn(void *arg) { return arg; }
 
 static void unsupported(void)
@@ -243,10 +370,21 @@ static void heap(void)
 
 #endif
 
-int main(void)
+int main(int argc, char **argv)
 {
+#ifndef __wasi__
+	if (argc > 1 && strcmp(argv[1], "limit") == 0) {
+		limit();
+		printf("selftest: %d checks, %d failed\n", checks, failed);
+		return failed != 0;
+	}
+	std_in();
+#else
+	(void)argc, (void)argv;
+#endif
 	inputs();
 	files();
+	links();
 #ifndef __wasi__
 	unsupported();
 	heap();

@@ -5,7 +5,8 @@
  * carrying its bucket as key; items of several buckets may arrive
  * together. Output set "totals": for each key k present, in increasing
  * order, an item "bucket-<k>" with key k holding the summed counts,
- * "WORD COUNT\n" sorted by word. A malformed line is an error.
+ * "WORD COUNT\n" sorted by word. A malformed line, or a word with a NUL
+ * byte (words are C strings here), is an error.
  */
 #include "wordcount.h"
 
@@ -49,6 +50,8 @@ int main(void)
 			}
 			if (sp == 0 || sp == l || d != l || d == sp + 1)
 				die("%s: malformed line: %.*s", path, (int)l, line);
+			if (memchr(line, 0, sp))
+				die("%s: a word contains a NUL byte", path);
 			counts_add(&g[k].c, line, sp, n);
 		}
 		free(t);

@@ -470,7 +470,7 @@ void __tessera_platform_init(uintptr_t *sp)
 
 	struct set **sets;
 	size_t n = read_sets(&sets);
-	if (argc > 1)
+	if (argc >= 1)
 		add_argv(sets, &n, argc, argv);
 	size_t total = 0;
 	for (size_t i = 0; i < n; i++)

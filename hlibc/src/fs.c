@@ -123,6 +123,8 @@ static int out_set(const struct node *dir)
 	return -1;
 }
 
+static void relist(struct node *n);
+
 /* make_item makes file n an item of output set set: its identifier is its
  * path below the set's folder. */
 static int make_item(struct node *n, int set)
@@ -162,16 +164,16 @@ static int make_item(struct node *n, int set)
 	n->item = set;
 	n->onext = NULL;
 	n->oprev = fs.sets[set].tail;
-	if (n->oprev)
-		n->oprev->onext = n;
-	else
-		fs.sets[set].head = n;
-	fs.sets[set].tail = n;
-	fs.nitems++;
+	relist(n);
 	return 0;
 }
 
-static void drop_item(struct node *n)
+/* unlist takes item n out of its set's list. n keeps its identifier and
+ * its neighbours (oprev, onext), so relist can put it back where it was
+ * as long as the list has not changed in between (items unlisted together
+ * are relisted in the reverse order). The room reserved for it in obuf
+ * stays. */
+static void unlist(struct node *n)
 {
 	struct olist *l = &fs.sets[n->item];
 	if (n->oprev)
@@ -182,10 +184,31 @@ static void drop_item(struct node *n)
 		n->onext->oprev = n->oprev;
 	else
 		l->tail = n->oprev;
+	n->ino->items--;
+	fs.nitems--;
+}
+
+static void relist(struct node *n)
+{
+	struct olist *l = &fs.sets[n->item];
+	if (n->oprev)
+		n->oprev->onext = n;
+	else
+		l->head = n;
+	if (n->onext)
+		n->onext->oprev = n;
+	else
+		l->tail = n;
+	n->ino->items++;
+	fs.nitems++;
+}
+
+static void drop_item(struct node *n)
+{
+	unlist(n);
 	free(n->ident);
 	n->ident = NULL;
 	n->item = -1;
-	fs.nitems--;
 }
 
 /* ---- entries ---- */
@@ -256,10 +279,16 @@ static void detach(struct node *n)
 }
 
 /* add_entry creates an entry for ino (a new inode if NULL) in parent and
- * registers it as an output item if parent lies in an output folder. */
+ * registers it as an output item if parent lies in an output folder; an
+ * inode that already is an item cannot become a second one (EMLINK). */
 static struct node *add_entry(struct node *parent, const char *name, size_t len,
 			      int kind, struct inode *ino)
 {
+	int set = kind == N_FILE ? out_set(parent) : -1;
+	if (set >= 0 && ino && ino->items) {
+		__tessera_fail(EMLINK);
+		return NULL;
+	}
 	struct node *n = new_node(parent, name, len, kind, 1);
 	if (n == NULL) {
 		__tessera_fail(ENOMEM);
@@ -276,7 +305,6 @@ static struct node *add_entry(struct node *parent, const char *name, size_t len,
 			ino->id = n->id;
 		}
 		n->ino = ino;
-		int set = out_set(parent);
 		if (set >= 0 && make_item(n, set) < 0) {
 			if (ino->nlink == 0)
 				free(ino);
@@ -328,19 +356,35 @@ void fs_dir_release(struct node *n)
 		free_node(n);
 }
 
-int fs_unlink(struct node *n)
+/* fixed reports whether file entry n cannot be removed or renamed: an
+ * input item's own entry (in a folder an input set shares with an output
+ * set too), or any entry of a read-only folder. Other links to an input
+ * file are ordinary names. */
+static int fixed(const struct node *n)
 {
-	if (n->kind == N_DIR)
-		return __tessera_fail(EISDIR);
-	if (n->ino->ro || n->parent->ro)
-		return __tessera_fail(EROFS);
+	return n->input || n->parent->ro;
+}
+
+/* forget removes file entry n, whose item (if it is one) is unlisted. */
+static void forget(struct node *n)
+{
 	detach(n);
-	if (n->item >= 0)
-		drop_item(n);
+	free(n->ident);
 	struct inode *ino = n->ino;
 	ino->nlink--;
 	put_inode(ino);
 	free_node(n);
+}
+
+int fs_unlink(struct node *n)
+{
+	if (n->kind == N_DIR)
+		return __tessera_fail(EISDIR);
+	if (fixed(n))
+		return __tessera_fail(EROFS);
+	if (n->item >= 0)
+		unlist(n);
+	forget(n);
 	return 0;
 }
 
@@ -372,15 +416,32 @@ int fs_link(struct node *n, struct node *parent, const char *name, size_t len)
 	return add_entry(parent, name, len, N_FILE, n->ino) ? 0 : -1;
 }
 
-int fs_move(struct node *n, struct node *parent, const char *name, size_t len)
+int fs_move(struct node *n, struct node *parent, const char *name, size_t len, struct node *old)
 {
 	if (n->kind != N_FILE)
 		return __tessera_fail(EXDEV);
-	if (n->ino->ro || n->parent->ro)
-		return __tessera_fail(EROFS);
-	if (fs_link(n, parent, name, len) < 0)
+	if (old && old->kind != N_FILE)
+		return __tessera_fail(EISDIR);
+	if (fixed(n) || (old && fixed(old)) || parent->ro || parent->removed)
+		return __tessera_fail(parent->removed ? ENOENT : EROFS);
+	/* The new name takes the place of n's item (and old's): set them
+	 * aside, so that the move neither meets the item limit nor makes
+	 * a second item of n's file, and put them back if it fails. */
+	if (n->item >= 0)
+		unlist(n);
+	if (old && old->item >= 0)
+		unlist(old);
+	if (add_entry(parent, name, len, N_FILE, n->ino) == NULL) {
+		if (old && old->item >= 0)
+			relist(old);
+		if (n->item >= 0)
+			relist(n);
 		return -1;
-	return fs_unlink(n);
+	}
+	if (old)
+		forget(old);
+	forget(n);
+	return 0;
 }
 
 int fs_reserve(struct inode *ino, size_t need)
@@ -528,9 +589,9 @@ int fs_path_of(const struct node *n, char *buf, size_t size)
 
 /* mkpath walks or creates the directories named by path (a set name or an
  * item identifier without its last component) below root. New directories
- * are read-only if ro is set; their names point into path when borrow is
- * set (input identifiers stay valid for the whole call). Returns NULL when
- * a component is a file, is "..", is too long, or memory runs out. */
+ * are read-only if ro is set; their names point into path, which must stay
+ * valid for the whole call (the system data's identifiers do). Returns NULL
+ * when a component is a file, is "..", is too long, or memory runs out. */
 static struct node *mkpath(struct node *dir, const char *path, size_t plen, int ro)
 {
 	const char *p = path, *end = path + plen;
@@ -608,6 +669,7 @@ static void add_input(struct node *setdir, const io_buffer *b)
 	ino->nlink = 1;
 	ino->id = n->id;
 	n->ino = ino;
+	n->input = 1;
 }
 
 static void add_inputs(const struct dandelion_system_data *sd)

@@ -6,6 +6,8 @@
  * inode: either an input item's memory (read-only, never copied) or a heap
  * buffer the function writes. Files created under an output set's folder
  * are output items; each output set keeps them in a list in creation order.
+ * An inode is at most one output item: the host counts every item's bytes
+ * against the context, so two items sharing bytes would count them twice.
  */
 #ifndef HLIBC_FS_H
 #define HLIBC_FS_H
@@ -30,6 +32,7 @@ struct inode {
 	unsigned long id;    /* st_ino */
 	unsigned nlink;      /* directory entries naming it */
 	unsigned nopen;      /* open file descriptions using it */
+	unsigned items;      /* entries that are output items: 0 or 1 */
 	unsigned char ro;    /* an input item: never written */
 	unsigned char dev;   /* DEV_NULL: reads see EOF, writes vanish */
 };
@@ -47,6 +50,7 @@ struct node {
 	unsigned char ro;          /* directory: entries cannot be added or removed */
 	unsigned char owned_name;  /* name was allocated (free it with the node) */
 	unsigned char removed;     /* directory removed while open */
+	unsigned char input;       /* file: an input item's own entry (never removed) */
 	int outroot;               /* directory: index of the output set it holds, else -1 */
 	int item;                  /* file: output set it is an item of, else -1 */
 	struct node *onext, *oprev; /* the output set's items, in creation order */
@@ -72,8 +76,9 @@ struct lookup {
 
 /* fs_resolve resolves path against the current directory. It fails with
  * errno ENOENT, ENOTDIR, ENAMETOOLONG or EINVAL when an intermediate
- * component is missing or wrong; a missing last component is not an error
- * (node is NULL then). Returns 0 or -1 with errno set. */
+ * component is missing or wrong, and with ENAMETOOLONG when any component,
+ * the last included, is longer than FS_NAME_MAX; a missing last component
+ * is not an error (node is NULL then). Returns 0 or -1 with errno set. */
 int fs_resolve(const char *path, struct lookup *l);
 
 /* fs_create adds a regular file or directory to parent. */
@@ -82,10 +87,13 @@ struct node *fs_create(struct node *parent, const char *name, size_t len, int ki
 int fs_unlink(struct node *n);
 /* fs_rmdir removes an empty directory; 0 or -1. */
 int fs_rmdir(struct node *n);
-/* fs_link adds a new entry for file n in parent; 0 or -1. */
+/* fs_link adds a new entry for file n in parent (EMLINK if that would make
+ * a file that already is an output item a second one); 0 or -1. */
 int fs_link(struct node *n, struct node *parent, const char *name, size_t len);
-/* fs_move renames file n to name in parent (replacing nothing); 0 or -1. */
-int fs_move(struct node *n, struct node *parent, const char *name, size_t len);
+/* fs_move renames file n to name in parent, replacing file old there if
+ * old is not NULL (old is not a name of n's file). All or nothing: on failure both stay as they
+ * were. 0 or -1. */
+int fs_move(struct node *n, struct node *parent, const char *name, size_t len, struct node *old);
 
 /* fs_reserve makes room for need bytes in a writable inode. 0 or -1
  * (ENOMEM, EFBIG). The bytes between size and need are not initialised. */

@@ -148,8 +148,6 @@ int _open(const char *path, int flags, ...)
 			return __tessera_fail(ENOENT);
 		if (l.dir)
 			return __tessera_fail(EISDIR);
-		if (l.namelen > FS_NAME_MAX)
-			return __tessera_fail(ENAMETOOLONG);
 	}
 	if (n && n->kind == N_DIR) {
 		if (acc != O_RDONLY)
@@ -308,11 +306,14 @@ int _fstat(int fd, struct stat *st)
 	struct ofd *o;
 	if (check_fd(fd, &o) < 0)
 		return -1;
-	if (o->std) {
-		/* Not bound yet: describe the stream without creating its file. */
-		fs_stat(NULL, &(struct inode){.id = (unsigned long)fd + 1, .ro = o->std == STD_IN}, st);
+	if (o->std == STD_OUT || o->std == STD_ERR) {
+		/* Not written yet: describe the stream without creating its file. */
+		fs_stat(NULL, &(struct inode){.id = (unsigned long)fd + 1}, st);
 		return 0;
 	}
+	/* Binding stdin creates nothing, and gives its real size. */
+	if (o->std && bind_std(o) < 0)
+		return -1;
 	if (o->dir)
 		fs_stat(o->dir, NULL, st);
 	else if (o->ino)
@@ -347,15 +348,13 @@ int _unlink(const char *path)
 }
 
 /* source_and_target resolves the two paths of link and rename: the first
- * must exist, the second's last component must be a valid name. */
+ * must exist (fs_resolve has checked the length of every name). */
 static int source_and_target(const char *old, const char *new, struct lookup *a, struct lookup *b)
 {
 	if (fs_resolve(old, a) < 0 || fs_resolve(new, b) < 0)
 		return -1;
 	if (a->node == NULL)
 		return __tessera_fail(ENOENT);
-	if (b->namelen > FS_NAME_MAX)
-		return __tessera_fail(ENAMETOOLONG);
 	return 0;
 }
 
@@ -377,8 +376,6 @@ int _mkdir(const char *path, mode_t mode)
 		return -1;
 	if (l.node)
 		return __tessera_fail(EEXIST);
-	if (l.namelen > FS_NAME_MAX)
-		return __tessera_fail(ENAMETOOLONG);
 	return fs_create(l.parent, l.name, l.namelen, N_DIR) ? 0 : -1;
 }
 
@@ -530,19 +527,12 @@ int rename(const char *old, const char *new)
 	struct lookup a, b;
 	if (source_and_target(old, new, &a, &b) < 0)
 		return -1;
-	if (a.node == b.node)
+	/* Two names of one file: nothing to do (POSIX). */
+	if (a.node == b.node || (b.node && a.node->ino && a.node->ino == b.node->ino))
 		return 0;
 	if (a.node->kind == N_DIR)
 		return __tessera_fail(EXDEV); /* callers fall back to copying */
-	if (b.node) {
-		if (b.node->kind == N_DIR)
-			return __tessera_fail(EISDIR);
-		if (a.node->ino->ro || a.node->parent->ro)
-			return __tessera_fail(EROFS);
-		if (fs_unlink(b.node) < 0)
-			return -1;
-	}
-	return fs_move(a.node, b.parent, b.name, b.namelen);
+	return fs_move(a.node, b.parent, b.name, b.namelen, b.node);
 }
 
 int chdir(const char *path)

@@ -4,12 +4,16 @@ package conformance_test
 
 import (
 	"context"
+	"errors"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"tessera/guest"
 	"tessera/internal/conformance"
 	"tessera/internal/sandbox"
+	"tessera/loader"
 )
 
 // TestDebugBuilds runs the suite against the test-only debug backend: every
@@ -29,6 +33,55 @@ func TestTracer(t *testing.T) {
 		t.Run(arch, func(t *testing.T) {
 			b := &tracerBackend{dir: t.TempDir()}
 			conformance.Run(t, b, conformance.Target{Arch: arch})
+		})
+	}
+}
+
+// TestItemLimit runs selftest's checks at the limit of output items
+// ("selftest limit": it fills the output sets to loader.MaxOutputItems and
+// renames items there) in debug mode and on the tracer fixture. They need
+// a bigger context than the examples get.
+func TestItemLimit(t *testing.T) {
+	backends := map[string]sandbox.Backend{
+		guest.Debug:  &debugBackend{dir: t.TempDir()},
+		guest.X86_64: &tracerBackend{dir: t.TempDir()},
+	}
+	for _, arch := range []string{guest.Debug, guest.X86_64} {
+		t.Run(arch, func(t *testing.T) {
+			bin, err := guest.Read(arch, "selftest")
+			if errors.Is(err, guest.ErrNotBuilt) && !guest.Required() {
+				t.Skip(err)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			fn, err := backends[arch].Load(sandbox.Spec{Name: "selftest", Binary: bin, ContextSize: 64 << 20,
+				InputSets: []string{"stdio"}, OutputSets: []string{"out", "stdio"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			argv := loader.Set{Ident: "stdio", Items: []loader.Item{{Ident: "argv", Data: []byte("selftest limit")}}}
+			outs, err := fn.Run(context.Background(), []loader.Set{argv})
+			if outs == nil {
+				t.Fatal(err)
+			}
+			defer outs.Release()
+			if e := guest.Item(outs.Sets, "stdio", "stderr"); len(e) > 0 {
+				t.Errorf("stderr:\n%s", e)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out := guest.Item(outs.Sets, "stdio", "stdout"); !regexp.MustCompile(`^selftest: [1-9][0-9]* checks, 0 failed\n$`).Match(out) {
+				t.Errorf("stdout %q does not report success", out)
+			}
+			var got []string
+			for _, it := range outs.Set("out").Items {
+				got = append(got, it.Ident)
+			}
+			if want := []string{"lim/1", "lim/2"}; !slices.Equal(got, want) {
+				t.Errorf("items of out: %q, want %q", got, want)
+			}
 		})
 	}
 }

@@ -12,7 +12,9 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 
+	"tessera/guest"
 	"tessera/internal/sandbox"
 	"tessera/loader"
 )
@@ -23,6 +25,10 @@ import (
 // <set>.keys files; see hlibc/src/debug.c). It isolates nothing: it exists
 // to prove the conformance suite, and to check every example's output in
 // native debug mode.
+//
+// A call without a stdio/argv item gets an empty one, as the debug platform
+// otherwise makes the command line argv: the function sees argc 0, as in a
+// sandbox, and (unlike there) a file /stdio/argv.
 type debugBackend struct{ dir string }
 
 func (b *debugBackend) Name() string { return "debug" }
@@ -149,6 +155,14 @@ func (f *debugFunction) Run(ctx context.Context, inputs []loader.Set) (*loader.O
 	if err := f.writeSets(in, inputs); err != nil {
 		return nil, err
 	}
+	if !hasArgv(inputs) {
+		if err := os.MkdirAll(filepath.Join(in, "stdio"), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(in, "stdio", "argv"), nil, 0o644); err != nil {
+			return nil, err
+		}
+	}
 	heap := f.spec.ContextSize
 	if heap == 0 {
 		heap = loader.DefaultContextSize
@@ -174,7 +188,11 @@ func (f *debugFunction) Run(ctx context.Context, inputs []loader.Set) (*loader.O
 		if ws.Signaled() {
 			return nil, fmt.Errorf("%w: %v", loader.ErrFault, ws.Signal())
 		}
-		if ws.ExitStatus() == 125 { // the debug platform could not set up
+		// Status 125 with a message is the debug platform's own failure
+		// (hlibc/src/debug.c): TESSERA_QUIET=1 keeps the function's own
+		// writes off the real stderr, so a function that exits with 125
+		// itself leaves no message.
+		if ws.ExitStatus() == 125 && bytes.Contains(stderr.Bytes(), []byte("tessera debug: ")) {
 			return nil, fmt.Errorf("debug backend: %s", stderr.Bytes())
 		}
 	case err != nil:
@@ -190,6 +208,18 @@ func (f *debugFunction) Run(ctx context.Context, inputs []loader.Set) (*loader.O
 	return loader.NewOutputs(sets), nil
 }
 
+// hasArgv reports whether inputs hold a stdio/argv item.
+func hasArgv(inputs []loader.Set) bool {
+	for _, s := range inputs {
+		for _, it := range s.Items {
+			if s.Ident == "stdio" && it.Ident == "argv" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func contains(list []string, s string) bool {
 	for _, v := range list {
 		if v == s {
@@ -197,4 +227,68 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestDebugBackendStatus125 checks that the debug backend tells a
+// function's own exit status 125 from a failure of the debug platform,
+// which exits with 125 too but prints why. Shell scripts stand in for the
+// function.
+func TestDebugBackendStatus125(t *testing.T) {
+	b := &debugBackend{dir: t.TempDir()}
+	run := func(script string) (*loader.Outputs, error) {
+		fn, err := b.Load(sandbox.Spec{Name: "script", Binary: []byte("#!/bin/sh\n" + script), OutputSets: []string{"stdio"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fn.Run(context.Background(), nil)
+	}
+	// The function's own status: its outputs come back with it.
+	outs, err := run(`mkdir -p "$TESSERA_OUT/stdio" && echo hi >"$TESSERA_OUT/stdio/stdout" && echo "0 stdout" >"$TESSERA_OUT/stdio.keys"; exit 125`)
+	var exit *loader.ExitError
+	if !errors.As(err, &exit) || exit.Status != 125 {
+		t.Errorf("function's own status 125: got %v, want *loader.ExitError with status 125", err)
+	}
+	if outs == nil {
+		t.Fatal("function's own status 125: no outputs")
+	}
+	if got := string(guest.Item(outs.Sets, "stdio", "stdout")); got != "hi\n" {
+		t.Errorf("stdout %q, want \"hi\\n\"", got)
+	}
+	// The debug platform's failure: no outputs, and the message.
+	outs, err = run(`echo "tessera debug: cannot open TESSERA_IN /nowhere 2" >&2; exit 125`)
+	if outs != nil || err == nil || errors.As(err, &exit) || !strings.Contains(err.Error(), "cannot open TESSERA_IN") {
+		t.Errorf("debug platform failure: got outputs %v, error %v", outs, err)
+	}
+}
+
+// TestDebugCommandLine checks that without a stdio/argv item the command
+// line becomes argv (docs/ABI.md §6.2), the program name alone included.
+func TestDebugCommandLine(t *testing.T) {
+	path, err := guest.Path(guest.Debug, "stdio")
+	if errors.Is(err, guest.ErrNotBuilt) && !guest.Required() {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{}, {"a b", ""}} {
+		out := t.TempDir()
+		cmd := exec.Command(path, args...)
+		cmd.Env = []string{"TESSERA_OUT=" + out, "TESSERA_QUIET=1"}
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s %q: %v\n%s", path, args, err, msg)
+		}
+		got, err := os.ReadFile(filepath.Join(out, "stdio", "stdout"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want strings.Builder
+		for i, a := range append([]string{path}, args...) {
+			fmt.Fprintf(&want, "argv[%d]=%s\n", i, a)
+		}
+		want.WriteString("stdin:\n")
+		if string(got) != want.String() {
+			t.Errorf("%s %q: stdout %q, want %q", path, args, got, want.String())
+		}
+	}
 }
