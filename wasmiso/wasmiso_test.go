@@ -584,6 +584,14 @@ func TestCompileRejects(t *testing.T) {
 		{"reserved-export", wat("reserved", `(module (func (export "tessera:start")) (func (export "_start")))`), "reserved"},
 		{"reserved-import", wat("reservedimp", `(module (import "tessera:interrupt" "check" (func)) (func (export "_start")))`), "reserved"},
 		{"truncated", func(t testing.TB) []byte { b := cModule(t, "noop"); return b[:len(b)/2] }, ""},
+		// Function 1 does not exist; in the rewrite it would be the
+		// instrumentation's tick, called with a negative charge to refill
+		// the budget for ever.
+		{"tick-in-table", func(t testing.TB) []byte {
+			return watModule(t, "ticktable", `(module (type $t (func (param i32))) (table 1 funcref)
+				(elem (i32.const 0) func 1)
+				(func (export "_start") (loop (call_indirect (type $t) (i32.const -1000000000) (i32.const 0)) (br 0))))`, "--no-check")
+		}, "function index 1 out of range"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

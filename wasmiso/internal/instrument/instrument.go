@@ -28,7 +28,12 @@
 //
 // The import shifts the index of every function the module defines by one;
 // calls, ref.func, exports, elements, global initialisers and the name
-// section are renumbered. A start section is removed and its function
+// section are renumbered. The budget global, the import and tick must be
+// out of the module's reach, or it could refill the budget or call tick
+// with a negative charge: every function, global, local and type index the
+// module names (in code, exports, elements, initialisers, data offsets and
+// the start section) is checked against the module's own, and a module
+// naming one past them is rejected. A start section is removed and its function
 // exported as StartExport, so the host can run it after instantiation,
 // under the same checks, rather than inside InstantiateModule.
 package instrument
@@ -71,6 +76,7 @@ const (
 	secStart     = 8
 	secElement   = 9
 	secCode      = 10
+	secData      = 11
 	secDataCount = 12
 )
 
@@ -185,14 +191,14 @@ func Instrument(bin []byte, opts Options) (*Module, error) {
 		}
 	}
 	lim := &limits{
-		globals:    p.globalImports + p.globals,
-		funcs:      p.funcImports + uint32(len(p.funcTypes)),
-		typeParams: p.typeParams,
+		globals:     p.globalImports + p.globals,
+		funcs:       p.funcImports + uint32(len(p.funcTypes)),
+		funcImports: p.funcImports,
+		typeParams:  p.typeParams,
 	}
 	if lim.globals >= 1<<30 || lim.funcs >= 1<<30 {
 		return nil, errors.New("too many globals or functions")
 	}
-	sh := shifter(p.funcImports)
 	budget := lim.globals
 	check := p.funcImports // the new import, last of the imports
 	m.Tick = lim.funcs + 1 // the new function, last of all
@@ -223,12 +229,14 @@ func Instrument(bin []byte, opts Options) (*Module, error) {
 			m.HasStart = true
 			continue
 		case secElement:
-			data, err = shiftElements(data, sh)
+			data, err = shiftElements(data, lim)
+		case secData:
+			err = checkData(data, lim)
 		case secCustom:
 			if isDWARF(data) && !opts.KeepDWARF {
 				continue
 			}
-			data = shiftNames(data, sh)
+			data = shiftNames(data, lim)
 			if data == nil {
 				continue // a name section we cannot follow: dropped
 			}
@@ -252,15 +260,15 @@ func Instrument(bin []byte, opts Options) (*Module, error) {
 		funcs = appendU32(funcs, t)
 	}
 	funcs = appendU32(funcs, tickType)
-	globals, err := shiftGlobals(p, sh)
+	globals, err := shiftGlobals(p, lim)
 	if err != nil {
 		return nil, fmt.Errorf("global section: %w", err)
 	}
-	exports, err := shiftExports(p, sh)
+	exports, err := shiftExports(p, lim)
 	if err != nil {
 		return nil, fmt.Errorf("export section: %w", err)
 	}
-	code, err := m.instrumentCode(p, lim, sh, budget, check)
+	code, err := m.instrumentCode(p, lim, budget, check)
 	if err != nil {
 		return nil, fmt.Errorf("code section: %w", err)
 	}
@@ -556,7 +564,7 @@ func tickBody(budget, check uint32) []byte {
 
 // instrumentCode rewrites every function body (renumbering functions and
 // inserting charges) and appends tick's.
-func (m *Module) instrumentCode(p *parsed, lim *limits, sh shifter, budget, check uint32) ([]byte, error) {
+func (m *Module) instrumentCode(p *parsed, lim *limits, budget, check uint32) ([]byte, error) {
 	r := &reader{b: p.code}
 	n := uint32(0)
 	if p.code != nil {
@@ -580,7 +588,8 @@ func (m *Module) instrumentCode(p *parsed, lim *limits, sh shifter, budget, chec
 		if err != nil {
 			return nil, fmt.Errorf("function %d: %w", i, err)
 		}
-		s, err := scanBody(orig, lim)
+		params := lim.typeParams[p.funcTypes[i]]
+		s, err := scanBody(orig, lim, params)
 		if err != nil {
 			return nil, fmt.Errorf("function %d: %w", i, err)
 		}
@@ -599,12 +608,12 @@ func (m *Module) instrumentCode(p *parsed, lim *limits, sh shifter, budget, chec
 		}
 		var edits []edit
 		for _, ref := range s.refs {
-			if idx := sh.fn(ref.index); idx != ref.index {
+			if idx, _ := lim.fn(ref.index); idx != ref.index { // in range: scanBody checked
 				edits = append(edits, edit{at: ref.at, end: ref.end, bytes: appendU32(nil, idx)})
 			}
 		}
 		if len(s.loops) > 0 || s.calls {
-			counter := uint32(lim.typeParams[p.funcTypes[i]]) + uint32(s.locals)
+			counter := uint32(params) + uint32(s.locals)
 			groups := s.groups
 			var entry []byte
 			fee := int32(1)
