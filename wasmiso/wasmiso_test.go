@@ -592,6 +592,8 @@ func TestCompileRejects(t *testing.T) {
 				(elem (i32.const 0) func 1)
 				(func (export "_start") (loop (call_indirect (type $t) (i32.const -1000000000) (i32.const 0)) (br 0))))`, "--no-check")
 		}, "function index 1 out of range"},
+		// 2 GiB of host memory per call, whatever the memory limit.
+		{"huge-tables", wat("hugetables", `(module (table 134217728 funcref) (table 134217728 funcref) (func (export "_start")))`), "tables of more than"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

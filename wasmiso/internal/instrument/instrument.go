@@ -55,6 +55,19 @@ const (
 	StartExport = "tessera:start"
 )
 
+// MaxTableEntries bounds the entries of all of a module's tables together,
+// however far table.grow is asked to take them: the rewrite gives every
+// table a maximum (its own if lower) so that their maxima add up to at
+// most this, and refuses a module whose tables start out larger. wazero
+// keeps a table in host memory, 8 bytes an entry, outside the linear
+// memory and its limit, and would otherwise accept 2^27 entries per table
+// and let table.grow go to 2^32; this bounds it to 2 MiB an instance. C
+// and Rust need an entry per function whose address is taken, Go's
+// wasip1 port about three per function (6,087 for a small program), so
+// this leaves room for large programs. An imported table is the host's to
+// bound (wasmiso refuses them).
+const MaxTableEntries = 1 << 18
+
 // Tuning: the budget in units between calls to the host, the loop
 // iterations between calls to tick, and what entering a function that
 // loops costs (it may run up to LoopPeriod-1 iterations never charged).
@@ -70,6 +83,7 @@ const (
 	secType      = 1
 	secImport    = 2
 	secFunction  = 3
+	secTable     = 4
 	secMemory    = 5
 	secGlobal    = 6
 	secExport    = 7
@@ -157,6 +171,7 @@ type parsed struct {
 	globals       uint32
 	exports       []string
 	start         int
+	tables        []table
 	hasMemory     bool
 	secs          []section
 	code          []byte
@@ -228,6 +243,8 @@ func Instrument(bin []byte, opts Options) (*Module, error) {
 		case secStart:
 			m.HasStart = true
 			continue
+		case secTable:
+			data, err = capTables(p.tables)
 		case secElement:
 			data, err = shiftElements(data, lim)
 		case secData:
@@ -370,6 +387,8 @@ func (m *Module) parseSection(p *parsed, id byte, data []byte) error {
 			}
 			p.funcTypes = append(p.funcTypes, t)
 		}
+	case secTable:
+		return p.parseTables(r)
 	case secMemory:
 		var n uint32
 		if n, err = r.u32(); err != nil || n == 0 {
@@ -670,4 +689,75 @@ func (m *Module) instrumentCode(p *parsed, lim *limits, budget, check uint32) ([
 type edit struct {
 	at, end int
 	bytes   []byte
+}
+
+// table is one entry of the table section.
+type table struct {
+	ref      byte // reference type: 0x70 funcref, 0x6f externref
+	min, max uint32
+	hasMax   bool
+}
+
+func (p *parsed) parseTables(r *reader) error {
+	n, err := r.u32()
+	if err != nil {
+		return err
+	}
+	total := uint64(0)
+	for i := uint32(0); i < n; i++ {
+		var t table
+		if t.ref, err = r.byte(); err != nil {
+			return err
+		}
+		if t.ref != 0x70 && t.ref != 0x6f { // 0x40 would start an initialiser, past 2.0
+			return fmt.Errorf("table %d: type %#x", i, t.ref)
+		}
+		var flag byte
+		if flag, err = r.byte(); err != nil {
+			return err
+		}
+		if flag > 1 {
+			return fmt.Errorf("table %d: limits flag %#x", i, flag)
+		}
+		if t.min, err = r.u32(); err != nil {
+			return err
+		}
+		if flag == 1 {
+			if t.max, err = r.u32(); err != nil {
+				return err
+			}
+			t.hasMax = true
+		}
+		if total += uint64(t.min); total > MaxTableEntries {
+			return fmt.Errorf("tables of more than %d entries", MaxTableEntries)
+		}
+		p.tables = append(p.tables, t)
+	}
+	if !r.done() {
+		return errors.New("trailing bytes")
+	}
+	return nil
+}
+
+// capTables rebuilds the table section with a maximum on every table: the
+// room MaxTableEntries leaves above the tables' minimums is shared out
+// equally, so that however they grow, together they stay within it.
+func capTables(tables []table) ([]byte, error) {
+	room := uint64(MaxTableEntries)
+	for _, t := range tables {
+		room -= uint64(t.min) // parseTables checked the sum
+	}
+	share := room / uint64(max(len(tables), 1))
+	b := appendU32(nil, uint32(len(tables)))
+	for _, t := range tables {
+		limit := uint64(t.min) + share
+		if t.hasMax {
+			if t.max < t.min {
+				return nil, fmt.Errorf("table maximum %d below its minimum %d", t.max, t.min)
+			}
+			limit = min(limit, uint64(t.max))
+		}
+		b = appendU32(appendU32(append(b, t.ref, 0x01), t.min), uint32(limit))
+	}
+	return b, nil
 }

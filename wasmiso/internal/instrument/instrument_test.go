@@ -329,6 +329,56 @@ func TestRejects(t *testing.T) {
 	}
 }
 
+// TestTables: every table gets a maximum, so that table.grow fails (-1)
+// past MaxTableEntries for all tables together, or past the table's own
+// maximum if lower; tables that start out larger are refused.
+func TestTables(t *testing.T) {
+	m, err := Instrument(wat2wasm(t, `(module (table $a 1 funcref) (table $b 2 10 externref)
+		(func (export "grow_a") (param i32) (result i32) (table.grow $a (ref.null func) (local.get 0)))
+		(func (export "grow_b") (param i32) (result i32) (table.grow $b (ref.null extern) (local.get 0))))`), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, done := (&host{}).instantiate(t, m.Binary)
+	defer done()
+	grow := func(name string, n uint32) int32 {
+		res, err := mod.ExportedFunction(name).Call(context.Background(), uint64(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int32(res[0])
+	}
+	// The room above the two minimums (3 entries), shared equally.
+	share := uint32(MaxTableEntries-3) / 2
+	for _, c := range []struct {
+		table string
+		n     uint32
+		want  int32
+	}{
+		{"grow_a", 50_000_000, -1}, // the reviewer's 382 MiB
+		{"grow_a", 1 << 31, -1},
+		{"grow_a", share + 1, -1},
+		{"grow_a", share, 1},
+		{"grow_a", 1, -1},
+		{"grow_b", 9, -1}, // its own maximum, 10, is lower
+		{"grow_b", 8, 2},
+	} {
+		if got := grow(c.table, c.n); got != c.want {
+			t.Errorf("%s(%d) = %d, want %d", c.table, c.n, got, c.want)
+		}
+	}
+	for name, src := range map[string]string{
+		"one-huge":   `(module (table 134217728 funcref))`,
+		"two-large":  fmt.Sprintf(`(module (table %d funcref) (table %d funcref))`, MaxTableEntries/2+1, MaxTableEntries/2),
+		"at-the-cap": fmt.Sprintf(`(module (table %d funcref) (table 0 0 funcref))`, MaxTableEntries),
+	} {
+		_, err := Instrument(wat2wasm(t, src), Options{})
+		if (err == nil) != (name == "at-the-cap") {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+}
+
 // TestOffsets: with DWARF present, every byte of original code maps back
 // to itself from wherever the rewrite put it.
 func TestOffsets(t *testing.T) {
