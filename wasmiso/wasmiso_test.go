@@ -362,6 +362,14 @@ var foreverCases = []testCase{
 		(func $spin (loop (br 0)))
 		(start $spin)
 		(func (export "_start")))`)},
+	// Not endless, but seconds of work in 4,096 iterations, which a loop
+	// alone charges as 4,096 units, short of a single check: the fills must
+	// be charged by their length.
+	{name: "memory-fill", binary: wat("fillloop", `(module (memory 128)
+		(func (export "_start") (local $i i32)
+			(loop $l
+				(memory.fill (i32.const 0) (i32.const 7) (i32.const 8388608))
+				(br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 4096))))))`)},
 }
 
 func TestDeadline(t *testing.T) {

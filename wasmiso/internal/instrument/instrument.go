@@ -21,10 +21,12 @@
 //     the loop body keeps a single predecessor and compiles as before: the
 //     cost per iteration is a decrement and a predicted branch;
 //   - at the entry of every function that calls or loops, the budget is
-//     decremented inline (recursion without loops is caught here).
+//     decremented inline (recursion without loops is caught here);
+//   - before every bulk memory or table instruction, the budget is
+//     decremented by its length (a unit per KiB, or per 128 entries).
 //
 // So a guest reaches the host at least every Budget charged units
-// (iterations and calls).
+// (iterations, calls and KiB moved).
 //
 // The import shifts the index of every function the module defines by one;
 // calls, ref.func, exports, elements, global initialisers and the name
@@ -119,6 +121,7 @@ type Module struct {
 	HasStart bool     // a start function is exported as StartExport
 	Loops    int      // loop headers instrumented
 	Entries  int      // function entries instrumented
+	Bulks    int      // bulk memory and table instructions charged by length
 	// Tick is the index of the added function, which is no frame worth
 	// reporting in a stack trace.
 	Tick uint32
@@ -563,6 +566,26 @@ func (m *Module) loopCheck(b []byte, c uint32) []byte {
 	return append(b, 0x0c, 0x01, 0x0b) // br 1 (the loop); end
 }
 
+// bulkCharge goes before a bulk instruction whose length operand n is on
+// top of the stack, and leaves n in place: "if n > 2^shift-1 { budget -=
+// n >> shift; if budget <= 0 { tick(0) } }". Shorter ones cost nothing
+// beyond the test: a loop of them is charged by its iterations, and
+// straight-line code is as long as the module.
+func (m *Module) bulkCharge(b []byte, budget, scratch uint32, shift byte) []byte {
+	b = appendU32(append(b, 0x22), scratch)           // local.tee scratch
+	b = appendS32(append(b, 0x41), int32(1)<<shift-1) // i32.const 2^shift-1
+	b = append(b, 0x4b, 0x04, 0x40)                   // i32.gt_u; if
+	b = appendU32(append(b, 0x23), budget)            // global.get budget
+	b = appendU32(append(b, 0x20), scratch)           // local.get scratch
+	b = appendS32(append(b, 0x41), int32(shift))      // i32.const shift
+	b = append(b, 0x76, 0x6b)                         // i32.shr_u; i32.sub
+	b = appendU32(append(b, 0x24), budget)            // global.set budget
+	b = appendU32(append(b, 0x23), budget)            // global.get budget
+	b = append(b, 0x41, 0x00, 0x4c, 0x04, 0x40)       // i32.const 0; i32.le_s; if
+	b = append(m.tickCall(b, 0), 0x0b, 0x0b)          // tick(0); end; end
+	return appendU32(append(b, 0x20), scratch)        // local.get scratch
+}
+
 // tickBody is the added function's body:
 //
 //	budget -= k; if budget > 0 { return }
@@ -631,36 +654,52 @@ func (m *Module) instrumentCode(p *parsed, lim *limits, budget, check uint32) ([
 				edits = append(edits, edit{at: ref.at, end: ref.end, bytes: appendU32(nil, idx)})
 			}
 		}
+		// The locals the rewrite adds, after the function's own: the loop
+		// counter, and the length of a bulk instruction being charged.
+		next := uint32(params) + uint32(s.locals)
+		var counter, scratch, added uint32
+		if len(s.loops) > 0 {
+			counter, next, added = next, next+1, added+1
+		}
+		if len(s.bulks) > 0 {
+			scratch, added = next, added+1
+		}
+		var entry []byte // what goes between the old local groups and the first instruction
+		if added > 0 {
+			// One more group, (local i32 ...); the group count is replaced.
+			entry = appendU32(entry, added)
+			entry = append(entry, 0x7f)
+			edits = append(edits, edit{at: 0, end: s.groupsAt, bytes: appendU32(nil, s.groups+1)})
+		}
 		if len(s.loops) > 0 || s.calls {
-			counter := uint32(params) + uint32(s.locals)
-			groups := s.groups
-			var entry []byte
 			fee := int32(1)
 			if len(s.loops) > 0 {
-				groups++                                           // one more: the loop counter
-				entry = append(entry, 0x01, 0x7f)                  // (local i32)
 				entry = appendS32(append(entry, 0x41), LoopPeriod) // i32.const LoopPeriod
 				entry = appendU32(append(entry, 0x21), counter)    // local.set counter
 				fee = loopEntryFee
 			}
-			// The group count is replaced; the new group and the entry
-			// charge go between the old groups and the first instruction.
-			edits = append(edits, edit{at: 0, end: s.groupsAt, bytes: appendU32(nil, groups)})
-			edits = append(edits, edit{at: s.exprStart, end: s.exprStart, bytes: m.charge(entry, budget, fee)})
+			entry = m.charge(entry, budget, fee)
 			m.Entries++
-			for _, l := range s.loops {
-				var seq []byte
-				if l.params {
-					// A branch back to the head would need the loop's
-					// parameters; charge the budget instead (slower).
-					seq = m.charge(nil, budget, 1)
-				} else {
-					seq = m.loopCheck(nil, counter)
-				}
-				edits = append(edits, edit{at: l.at, end: l.at, bytes: seq})
-			}
-			m.Loops += len(s.loops)
 		}
+		if len(entry) > 0 {
+			edits = append(edits, edit{at: s.exprStart, end: s.exprStart, bytes: entry})
+		}
+		for _, l := range s.loops {
+			var seq []byte
+			if l.params {
+				// A branch back to the head would need the loop's
+				// parameters; charge the budget instead (slower).
+				seq = m.charge(nil, budget, 1)
+			} else {
+				seq = m.loopCheck(nil, counter)
+			}
+			edits = append(edits, edit{at: l.at, end: l.at, bytes: seq})
+		}
+		m.Loops += len(s.loops)
+		for _, bk := range s.bulks {
+			edits = append(edits, edit{at: bk.at, end: bk.at, bytes: m.bulkCharge(nil, budget, scratch, bk.shift)})
+		}
+		m.Bulks += len(s.bulks)
 		sort.SliceStable(edits, func(a, b int) bool { return edits[a].at < edits[b].at })
 		for _, e := range edits {
 			copyTo(e.at)

@@ -179,6 +179,10 @@ func TestCoverage(t *testing.T) {
 	if m.Entries != 5 {
 		t.Errorf("entries instrumented = %d, want 5", m.Entries)
 	}
+	// memory.copy and memory.fill in bulk, table.init in tables.
+	if m.Bulks != 3 {
+		t.Errorf("bulk instructions charged = %d, want 3", m.Bulks)
+	}
 }
 
 // TestCheck: the host is called once per Budget units of work, in loops
@@ -202,6 +206,18 @@ func TestCheck(t *testing.T) {
 					(else (i64.add (call $fib (i64.sub (local.get 0) (i64.const 1)))
 					               (call $fib (i64.sub (local.get 0) (i64.const 2)))))))
 			(func (export "run") (param i64) (result i64) (call $fib (local.get 0))))`, 25, 242785 + 1},
+		// n iterations that each fill 64 KiB: 64 units for the fill (one a
+		// KiB), one for the iteration.
+		{"memory-fill", `(module (memory 1) (func (export "run") (param i64) (result i64) (local $i i64)
+			(loop $l (memory.fill (i32.const 0) (i32.const 7) (i32.const 65536))
+				(br_if $l (i64.lt_u (local.tee $i (i64.add (local.get $i) (i64.const 1))) (local.get 0))))
+			(local.get $i)))`, 4096, 4096 * 65},
+		// n iterations that each fill 1024 table entries: 8 units (one per
+		// 128 entries) and one for the iteration.
+		{"table-fill", `(module (table 1024 funcref) (func (export "run") (param i64) (result i64) (local $i i64)
+			(loop $l (table.fill 0 (i32.const 0) (ref.null func) (i32.const 1024))
+				(br_if $l (i64.lt_u (local.tee $i (i64.add (local.get $i) (i64.const 1))) (local.get 0))))
+			(local.get $i)))`, 8192, 8192 * 9},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m, err := Instrument(wat2wasm(t, c.src), Options{})
@@ -577,7 +593,8 @@ func aligned(orig, body []byte, params int, c confined, limOrig, limNew *limits)
 	}
 	ro, rn := &reader{b: orig, pos: so.exprStart}, &reader{b: body, pos: sn.exprStart}
 	// What the rewrite may insert: the entry (with or without the loop
-	// counter's initialisation), a loop's check, a charge.
+	// counter's initialisation), a loop's check, a charge, a bulk
+	// instruction's charge (its local follows the counter, if any).
 	locals := uint32(params) + uint32(so.locals)
 	tm := &Module{Tick: c.tick}
 	init := appendU32(append(appendS32([]byte{0x41}, LoopPeriod), 0x21), locals) // i32.const; local.set
@@ -585,6 +602,11 @@ func aligned(orig, body []byte, params int, c confined, limOrig, limNew *limits)
 		tm.charge(append([]byte(nil), init...), c.budget, loopEntryFee),
 		tm.charge(nil, c.budget, 1),
 		tm.loopCheck(nil, locals),
+	}
+	for _, scratch := range []uint32{locals, locals + 1} {
+		for _, shift := range []byte{7, 10} {
+			inserts = append(inserts, tm.bulkCharge(nil, c.budget, scratch, shift))
+		}
 	}
 	for !rn.done() {
 		at := rn.pos
