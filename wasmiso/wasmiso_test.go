@@ -577,6 +577,59 @@ func testCloseStopsCalls(t *testing.T, mode Interrupt) {
 	}
 }
 
+// TestCloseKeepsMemoryUntilDone: with InterruptCloseOnDone, Runtime.Close
+// stops a guest that keeps writing its memory. That memory must not be
+// recycled until the guest has returned: a call of another runtime,
+// given a buffer of the same size, must see only zeros. (Closing the
+// instance from Close's goroutine used to clear the buffer and pool it
+// while the guest still wrote to it.)
+func TestCloseKeepsMemoryUntilDone(t *testing.T) {
+	const pages = 128 // 8 MiB: a buffer of its own size class
+	writer := watModule(t, "scribble", fmt.Sprintf(`(module (memory %d)
+		(func (export "_start") (loop (memory.fill (i32.const 0) (i32.const 0xa5) (i32.const %d)) (br 0))))`, pages, pages*pageSize))
+	reader := watModule(t, "allzero", fmt.Sprintf(`(module (memory %d)
+		(func (export "_start") (local $i i32)
+			(loop $l
+				(if (i64.ne (i64.load (local.get $i)) (i64.const 0)) (then unreachable))
+				(br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 8))) (i32.const %d))))))`, pages, pages*pageSize))
+	clean := newRuntime(t, Config{})
+	rm, err := clean.Compile(reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := Call{MemoryLimit: pages * pageSize}
+	for i := 0; i < 20; i++ {
+		r, err := New(Config{CacheDir: cacheDir, Interrupt: InterruptCloseOnDone})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := r.Compile(writer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error)
+		go func() {
+			_, err := r.Run(context.Background(), m, call)
+			done <- err
+		}()
+		for tracked := false; !tracked; time.Sleep(time.Millisecond) {
+			r.mu.Lock()
+			tracked = len(r.inflight) > 0
+			r.mu.Unlock()
+		}
+		time.Sleep(2 * time.Millisecond) // into the loop
+		r.Close()
+		if err := <-done; !errors.Is(err, ErrClosed) {
+			t.Fatalf("round %d: the writer returned %v, want ErrClosed", i, err)
+		}
+		for j := 0; j < 2; j++ {
+			if _, err := clean.Run(context.Background(), rm, call); err != nil {
+				t.Fatalf("round %d: a fresh call saw another's writes in its memory: %v", i, err)
+			}
+		}
+	}
+}
+
 func TestCompileRejects(t *testing.T) {
 	r := newRuntime(t, Config{})
 	cases := []struct {
