@@ -141,7 +141,11 @@ func newTrapError(err error, trap string, im *instrument.Module) *TrapError {
 			}
 			if m := sourceRE.FindStringSubmatch(s); m != nil {
 				if at, err := strconv.ParseUint(m[1], 16, 64); err == nil {
-					e.Offset, e.HasOffset = im.OriginalOffset(at)
+					if im == nil { // not instrumented: the offset is the module's own
+						e.Offset, e.HasOffset = at, true
+					} else {
+						e.Offset, e.HasOffset = im.OriginalOffset(at)
+					}
 				}
 				break
 			}

@@ -238,6 +238,8 @@ func (r *Runtime) compile(h [32]byte, wasm []byte) (*Module, error) {
 	}
 	if r.cfg.Interrupt == InterruptInstrument {
 		m.im, bin, m.start = im, im.Binary, im.HasStart
+	} else {
+		bin = instrument.Strip(wasm, instrument.Options{KeepDWARF: r.cfg.KeepDWARF})
 	}
 	if im.Memory != nil {
 		if im.Memory.Imported {

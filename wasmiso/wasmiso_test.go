@@ -289,11 +289,13 @@ func TestTraps(t *testing.T) {
 // TestTrapOffset checks the code offset of a trap in a module with DWARF,
 // kept by Config.KeepDWARF: it must point at a load instruction in the
 // original (uninstrumented) module's code section. By default DWARF is
-// dropped and there is no offset.
+// dropped and there is no offset. Both interrupt modes (the uninstrumented
+// one used to crash the host here).
 func TestTrapOffset(t *testing.T) {
 	bin := cModule(t, "oob", "-g")
-	for _, keep := range []bool{false, true} {
-		b := newBackend(t, Config{KeepDWARF: keep})
+	for _, cfg := range []Config{{}, {KeepDWARF: true}, {Interrupt: InterruptCloseOnDone}, {Interrupt: InterruptCloseOnDone, KeepDWARF: true}} {
+		keep := cfg.KeepDWARF
+		b := newBackend(t, cfg)
 		testCase{
 			name: "oob", binary: func(testing.TB) []byte { return bin },
 			check: func(t *testing.T, outs *loader.Outputs, err error) {

@@ -313,6 +313,29 @@ func Instrument(bin []byte, opts Options) (*Module, error) {
 	return m, nil
 }
 
+// Strip returns bin, a module Instrument accepted, uninstrumented but
+// with the same treatment of what it carries besides code: DWARF sections
+// dropped unless opts.KeepDWARF. It is what a host that stops calls by
+// other means runs.
+func Strip(bin []byte, opts Options) []byte {
+	b := append([]byte(nil), bin[:8]...)
+	r := &reader{b: bin, pos: 8}
+	for !r.done() {
+		at := r.pos
+		id, _ := r.byte()
+		size, _ := r.u32()
+		data, err := r.bytes(size)
+		if err != nil {
+			return bin // not a module Instrument accepted
+		}
+		if id == secCustom && isDWARF(data) && !opts.KeepDWARF {
+			continue
+		}
+		b = append(b, bin[at:r.pos]...)
+	}
+	return b
+}
+
 // isDWARF reports whether a custom section holds DWARF.
 func isDWARF(data []byte) bool {
 	name, _ := (&reader{b: data}).name()
