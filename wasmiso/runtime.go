@@ -242,16 +242,13 @@ func (r *Runtime) compile(h [32]byte, wasm []byte) (*Module, error) {
 		bin = instrument.Strip(wasm, instrument.Options{KeepDWARF: r.cfg.KeepDWARF})
 	}
 	if im.Memory != nil {
-		if im.Memory.Imported {
-			return nil, fmt.Errorf("wasmiso: %w: the module imports its memory", ErrImport)
-		}
 		m.minPages = im.Memory.Min
 	}
 	cm, err := r.rt.CompileModule(context.Background(), bin)
 	if err != nil {
 		return nil, fmt.Errorf("wasmiso: compiling: %w", err)
 	}
-	if err := r.checkImports(cm); err != nil {
+	if err := r.checkImports(cm, im.Imports); err != nil {
 		cm.Close(context.Background())
 		return nil, err
 	}
@@ -269,8 +266,20 @@ func (r *Runtime) compile(h [32]byte, wasm []byte) (*Module, error) {
 }
 
 // checkImports rejects imports no instance could satisfy, so that a bad
-// module fails at Compile rather than at every call.
-func (r *Runtime) checkImports(cm wazero.CompiledModule) error {
+// module fails at Compile rather than at every call: anything but the
+// functions wasmiso provides (WASI and the key functions) with their
+// signatures. Memories, tables and globals are never provided.
+func (r *Runtime) checkImports(cm wazero.CompiledModule, imports []instrument.Import) error {
+	for _, im := range imports {
+		switch im.Kind {
+		case 1:
+			return fmt.Errorf("wasmiso: %w: the module imports a table (%s.%s)", ErrImport, im.Module, im.Name)
+		case 2:
+			return fmt.Errorf("wasmiso: %w: the module imports its memory (%s.%s)", ErrImport, im.Module, im.Name)
+		case 3:
+			return fmt.Errorf("wasmiso: %w: the module imports a global (%s.%s)", ErrImport, im.Module, im.Name)
+		}
+	}
 	for _, def := range cm.ImportedFunctions() {
 		mod, name, _ := def.Import()
 		if mod == instrument.CheckModule {
@@ -284,9 +293,6 @@ func (r *Runtime) checkImports(cm wazero.CompiledModule) error {
 		if !slices.Equal(def.ParamTypes(), host.ParamTypes()) || !slices.Equal(def.ResultTypes(), host.ResultTypes()) {
 			return fmt.Errorf("wasmiso: %w: function %s.%s has the wrong signature", ErrImport, mod, name)
 		}
-	}
-	if n := len(cm.ImportedMemories()); n > 0 {
-		return fmt.Errorf("wasmiso: %w: the module imports a memory", ErrImport)
 	}
 	return nil
 }

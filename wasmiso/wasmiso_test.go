@@ -643,6 +643,8 @@ func TestCompileRejects(t *testing.T) {
 		{"no-start", wat("nostart", `(module (func (export "main")))`), "_start"},
 		{"foreign-import", wat("envimport", `(module (import "env" "f" (func)) (func (export "_start")))`), "env.f"},
 		{"memory-import", wat("memimport", `(module (import "env" "mem" (memory 1)) (func (export "_start")))`), "imports its memory"},
+		{"table-import", wat("tableimport", `(module (import "env" "t" (table 1 funcref)) (func (export "_start")))`), "imports a table"},
+		{"global-import", wat("globalimport", `(module (import "env" "g" (global i32)) (func (export "_start")))`), "imports a global"},
 		{"bad-signature", wat("badsig", `(module (import "tessera" "getkey" (func (param i32) (result i32))) (func (export "_start")))`), "wrong signature"},
 		{"reserved-export", wat("reserved", `(module (func (export "tessera:start")) (func (export "_start")))`), "reserved"},
 		{"reserved-import", wat("reservedimp", `(module (import "tessera:interrupt" "check" (func)) (func (export "_start")))`), "reserved"},
