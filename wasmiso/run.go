@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -144,6 +145,9 @@ func (r *Runtime) Run(ctx context.Context, m *Module, in Call) (*loader.Outputs,
 		return nil, ErrClosed
 	}
 	defer r.untrack(c)
+	// m's compiled code is released once m is unreachable (Compile): not
+	// before this call is over.
+	defer runtime.KeepAlive(m)
 	// The linear memory is recycled once the guest can no longer run,
 	// after the instance is closed (deferred below, so run before this).
 	defer c.mem.release()

@@ -686,6 +686,49 @@ func TestCompileOnce(t *testing.T) {
 	}
 }
 
+// TestCompileReleases: the runtime keeps a compiled module only while a
+// caller holds it; once unreachable it is forgotten (and its compiled code
+// released), and compiling the bytes again gives a working module.
+func TestCompileReleases(t *testing.T) {
+	r := newRuntime(t, Config{})
+	held, err := r.Compile(cModule(t, "noop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped := watModule(t, "dropped", minimal)
+	if _, err := r.Compile(dropped); err != nil {
+		t.Fatal(err)
+	}
+	entries := func() int {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return len(r.modules)
+	}
+	// Cleanups run on their own goroutine after a collection: try a few.
+	for i := 0; entries() > 1 && i < 100; i++ {
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
+	r.mu.Lock()
+	_, heldKept := r.modules[held.Hash()]
+	r.mu.Unlock()
+	if entries() != 1 || !heldKept {
+		t.Fatalf("%d modules kept (the held one: %v), want only the held one", entries(), heldKept)
+	}
+	for _, bin := range [][]byte{dropped, cModule(t, "noop")} {
+		m, err := r.Compile(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Run(context.Background(), m, Call{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if again, _ := r.Compile(cModule(t, "noop")); again != held {
+		t.Error("a module still held was compiled again")
+	}
+}
+
 // TestUndeclaredInput: an input set the function does not declare is an
 // error, as on every backend.
 func TestUndeclaredInput(t *testing.T) {
