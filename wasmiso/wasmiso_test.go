@@ -1,6 +1,7 @@
 package wasmiso
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -318,6 +319,39 @@ func TestTrapOffset(t *testing.T) {
 				}
 				if op := code[te.Offset]; op < 0x28 || op > 0x35 {
 					t.Errorf("byte at offset %#x is %#x, not a load instruction", te.Offset, op)
+				}
+			},
+		}.run(t, b)
+	}
+}
+
+// TestTrapNames: a function name from the module's name section with a
+// line break and a terminal escape comes out escaped in the trap's
+// Function, Stack and message, in both interrupt modes.
+func TestTrapNames(t *testing.T) {
+	const placeholder, hostile = "AAAAAAAAAA", "e\n\x1b[31mvil" // the same length
+	bin := bytes.Replace(watModule(t, "hostilename", `(module (memory 1)
+		(func $AAAAAAAAAA unreachable) (func (export "_start") (call $AAAAAAAAAA)))`),
+		[]byte(placeholder), []byte(hostile), 1)
+	for _, mode := range []Interrupt{InterruptInstrument, InterruptCloseOnDone} {
+		b := newBackend(t, Config{Interrupt: mode})
+		testCase{
+			name: "hostile-name", binary: func(testing.TB) []byte { return bin },
+			check: func(t *testing.T, outs *loader.Outputs, err error) {
+				var te *TrapError
+				if !errors.As(err, &te) || !errors.Is(err, ErrUnreachable) {
+					t.Fatalf("err = %v, want an unreachable trap", err)
+				}
+				if want := `e\n\x1b[31mvil`; te.Function != want {
+					t.Errorf("mode %d: Function = %q, want %q", mode, te.Function, want)
+				}
+				for _, s := range []string{te.Function, te.Stack, err.Error()} {
+					if strings.ContainsAny(s, "\x1b\r") || strings.Count(s, "\n") > strings.Count(te.Stack, "\n") {
+						t.Errorf("mode %d: unescaped name in %q", mode, s)
+					}
+				}
+				if strings.Count(te.Stack, "\n") != 1 { // two frames
+					t.Errorf("mode %d: stack %q", mode, te.Stack)
 				}
 			},
 		}.run(t, b)

@@ -315,8 +315,8 @@ func Instrument(bin []byte, opts Options) (*Module, error) {
 
 // Strip returns bin, a module Instrument accepted, uninstrumented but
 // with the same treatment of what it carries besides code: DWARF sections
-// dropped unless opts.KeepDWARF. It is what a host that stops calls by
-// other means runs.
+// dropped unless opts.KeepDWARF, function names escaped (Printable). It is
+// what a host that stops calls by other means runs.
 func Strip(bin []byte, opts Options) []byte {
 	b := append([]byte(nil), bin[:8]...)
 	r := &reader{b: bin, pos: 8}
@@ -328,7 +328,16 @@ func Strip(bin []byte, opts Options) []byte {
 		if err != nil {
 			return bin // not a module Instrument accepted
 		}
-		if id == secCustom && isDWARF(data) && !opts.KeepDWARF {
+		switch {
+		case id != secCustom:
+		case isDWARF(data) && !opts.KeepDWARF:
+			continue
+		default:
+			if data = shiftNames(data, keep{}); data == nil {
+				continue // a name section that does not parse
+			}
+			b = appendU32(append(b, id), uint32(len(data)))
+			b = append(b, data...)
 			continue
 		}
 		b = append(b, bin[at:r.pos]...)

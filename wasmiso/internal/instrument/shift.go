@@ -3,6 +3,9 @@ package instrument
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 )
 
 // renumberer checks and renumbers the function and global indices a
@@ -275,8 +278,9 @@ func shiftNames(data []byte, rn renumberer) []byte {
 	return b
 }
 
-// shiftNameMap renumbers the keys of a name map (vec of index, name) or,
-// if indirect, of an indirect name map (vec of index, name map).
+// shiftNameMap renumbers the keys of a name map (vec of index, name; the
+// names escaped with Printable) or, if indirect, of an indirect name map
+// (vec of index, name map).
 func shiftNameMap(data []byte, rn renumberer, indirect bool) []byte {
 	r := &reader{b: data}
 	n, err := r.u32()
@@ -294,21 +298,28 @@ func shiftNameMap(data []byte, rn renumberer, indirect bool) []byte {
 		}
 		b = appendU32(b, idx)
 		start := r.pos
-		if indirect {
-			m, err := r.u32()
+		if !indirect {
+			// Function names end up in stack traces and error messages:
+			// escaped, so a guest's names cannot forge lines or send
+			// terminal escapes.
+			name, err := r.name()
 			if err != nil {
 				return nil
 			}
-			for j := uint32(0); j < m; j++ {
-				if _, err := r.u32(); err != nil {
-					return nil
-				}
-				if _, err := r.name(); err != nil {
-					return nil
-				}
-			}
-		} else if _, err := r.name(); err != nil {
+			b = appendName(b, Printable(name))
+			continue
+		}
+		m, err := r.u32()
+		if err != nil {
 			return nil
+		}
+		for j := uint32(0); j < m; j++ {
+			if _, err := r.u32(); err != nil {
+				return nil
+			}
+			if _, err := r.name(); err != nil {
+				return nil
+			}
 		}
 		b = append(b, r.b[start:r.pos]...)
 	}
@@ -359,3 +370,20 @@ func checkData(data []byte, rn renumberer) error {
 	}
 	return nil
 }
+
+// Printable returns s, or if it holds anything but printable characters
+// (control characters, invalid UTF-8) s escaped as a Go string literal
+// without its quotes: "a\nb" for a line break.
+func Printable(s string) string {
+	if utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool { return !strconv.IsPrint(r) }) < 0 {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
+}
+
+// keep is the renumberer of a module left as it is.
+type keep struct{}
+
+func (keep) fn(i uint32) (uint32, error)     { return i, nil }
+func (keep) global(i uint32) (uint32, error) { return i, nil }
