@@ -625,7 +625,11 @@ func (f *memFS) writeAt(ino *inode, buf []byte, off int64) experimentalsys.Errno
 			return errno
 		}
 		ino.charged += grow
-		ino.data = append(ino.data, make([]byte, grow)...)
+		old := int64(len(ino.data))
+		ino.data = slices.Grow(ino.data, int(grow))[:end]
+		if off > old {
+			clear(ino.data[old:off]) // the gap reads as zeros
+		}
 	}
 	copy(ino.data[off:], buf)
 	return 0

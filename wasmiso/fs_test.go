@@ -381,6 +381,31 @@ func TestFSBudgetHeld(t *testing.T) {
 	}
 }
 
+// TestFSSparse: writing past the end (or truncating up) fills the gap with
+// zeros, also over bytes a truncation cut off; growing within the
+// capacity a file already has allocates nothing.
+func TestFSSparse(t *testing.T) {
+	f := newFS(t, 1<<30, nil, "out")
+	file, errno := f.OpenFile("out/s", wr|experimentalsys.O_CREAT, 0o644)
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	file.Write([]byte("abcdef"))
+	file.Truncate(2)
+	file.Pwrite([]byte("z"), 5)
+	file.Truncate(8)
+	if got := items(f, "out"); !slices.Equal(got, []string{"out/s=ab\x00\x00\x00z\x00\x00"}) {
+		t.Errorf("items %q", got)
+	}
+	ino := &inode{data: make([]byte, 0, 1<<20)}
+	if n := testing.AllocsPerRun(100, func() {
+		ino.data = ino.data[:0]
+		f.writeAt(ino, []byte("x"), 4096)
+	}); n != 0 {
+		t.Errorf("a write within the capacity allocated %v times", n)
+	}
+}
+
 func TestFSItemLimit(t *testing.T) {
 	f := newFS(t, 1<<30, nil, "out")
 	f.items = itemMax - 1
