@@ -175,7 +175,6 @@ type parsed struct {
 	exports       []string
 	start         int
 	tables        []table
-	hasMemory     bool
 	secs          []section
 	code          []byte
 }
@@ -436,7 +435,7 @@ func (m *Module) parseSection(p *parsed, id byte, data []byte) error {
 		if mem.Min, mem.Max, mem.HasMax, err = r.limits(); err != nil {
 			return err
 		}
-		m.Memory, p.hasMemory = mem, true
+		m.Memory = mem
 	case secGlobal:
 		p.globals, err = r.u32()
 		return err // entries are read when renumbered
@@ -544,7 +543,7 @@ func (m *Module) parseImports(p *parsed, r *reader) error {
 		case 2:
 			mem := &Memory{Imported: true}
 			mem.Min, mem.Max, mem.HasMax, err = r.limits()
-			m.Memory, p.hasMemory = mem, true
+			m.Memory = mem
 		case 3:
 			p.globalImports++
 			_, err = r.bytes(2)
