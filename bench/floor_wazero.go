@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"math/rand/v2"
 
 	"github.com/tetratelabs/wazero"
 )
@@ -20,7 +21,7 @@ var minimalModule = []byte{
 
 // wasmFloor is what the Wasm backend stands on: plain wazero instantiating
 // a precompiled minimal module, calling it and closing it; nothing of
-// wasmiso.
+// wasmiso but its random source.
 func wasmFloor(cfg *Config, w Workload) ([]*Target, error) {
 	if w.Name != "noop" || !cfg.wantSystem("wasm") && !cfg.wantSystem("floor/wazero") {
 		return nil, nil
@@ -36,7 +37,11 @@ func wasmFloor(cfg *Config, w Workload) ([]*Target, error) {
 	return []*Target{{System: "floor/wazero", Kind: KindFloor, Function: "-",
 		close: func() { rt.Close(ctx) },
 		call: func(ctx context.Context) (Phases, bool, error) {
-			m, err := rt.InstantiateModule(ctx, cm, mc)
+			// wazero's default seeds a math/rand source per instance (about
+			// 8 us, most of an untuned instantiation); wasmiso gives each
+			// call a deterministic ChaCha8 stream seeded on first use, and
+			// so does the floor, or it would stand above what it floors.
+			m, err := rt.InstantiateModule(ctx, cm, mc.WithRandSource(&lazyRand{}))
 			if err != nil {
 				return Phases{}, false, err
 			}
@@ -44,4 +49,19 @@ func wasmFloor(cfg *Config, w Workload) ([]*Target, error) {
 			m.Close(ctx)
 			return Phases{}, false, err
 		}}}, nil
+}
+
+// lazyRand is the same stream in every instance, seeded when first read,
+// as wasmiso's random_get source is.
+type lazyRand struct {
+	seeded bool
+	c      rand.ChaCha8
+}
+
+func (g *lazyRand) Read(p []byte) (int, error) {
+	if !g.seeded {
+		g.c.Seed([32]byte([]byte("tessera bench floor rand seed...")))
+		g.seeded = true
+	}
+	return g.c.Read(p)
 }

@@ -5,9 +5,10 @@
 //
 // # Use
 //
-// A Runtime compiles modules (Compile, keyed by the SHA-256 of the bytes,
-// with wazero's compilation cache on disk so a restarted process compiles
-// nothing twice) and runs calls (Run). NewBackend wraps a Runtime as the
+// A Runtime compiles modules (Compile, keyed by the SHA-256 of the bytes
+// for as long as the caller holds the module, with wazero's compilation
+// cache on disk so a restarted process compiles nothing twice) and runs
+// calls (Run). NewBackend wraps a Runtime as the
 // "wasm" backend of tessera's sandbox.Backend contract.
 //
 // A module is a WASI preview 1 command: it exports _start and imports

@@ -115,8 +115,14 @@ func newTrapError(err error, trap string, im *instrument.Module) *TrapError {
 	if !ok {
 		return e
 	}
-	e.Stack = stack
+	// The trace holds what the module chose: function names (escaped
+	// already by the rewrite) and, from DWARF, source file names.
 	lines := strings.Split(stack, "\n")
+	for i, l := range lines {
+		tabs := len(l) - len(strings.TrimLeft(l, "\t"))
+		lines[i] = l[:tabs] + instrument.Printable(l[tabs:])
+	}
+	e.Stack = strings.Join(lines, "\n")
 	for i, l := range lines {
 		l = strings.TrimPrefix(l, "\t")
 		if strings.HasPrefix(l, "\t") { // a source line of an earlier frame
@@ -141,7 +147,11 @@ func newTrapError(err error, trap string, im *instrument.Module) *TrapError {
 			}
 			if m := sourceRE.FindStringSubmatch(s); m != nil {
 				if at, err := strconv.ParseUint(m[1], 16, 64); err == nil {
-					e.Offset, e.HasOffset = im.OriginalOffset(at)
+					if im == nil { // not instrumented: the offset is the module's own
+						e.Offset, e.HasOffset = at, true
+					} else {
+						e.Offset, e.HasOffset = im.OriginalOffset(at)
+					}
 				}
 				break
 			}

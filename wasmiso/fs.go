@@ -50,14 +50,18 @@ const (
 	wasiEXDEV  = 75
 )
 
-// inode is a regular file's contents.
+// inode is a regular file's contents. Like hlibc's, it lives while an
+// entry names it or a descriptor (or a standard stream) has it open; only
+// then do its bytes go back to the budget (release).
 type inode struct {
-	data  []byte
-	key   uint64
-	id    uint64 // st_ino
-	nlink int    // entries naming it
-	ro    bool   // an input item: never written
-	null  bool   // /dev/null: reads see EOF, writes vanish
+	data    []byte
+	charged int64 // bytes of data taken from the budget, and not yet given back
+	key     uint64
+	id      uint64 // st_ino
+	nlink   int    // entries naming it
+	nopen   int    // descriptors and standard streams that have it open
+	ro      bool   // an input item: never written
+	null    bool   // /dev/null: reads see EOF, writes vanish
 }
 
 // node is a directory entry: a folder, or a name of a regular file.
@@ -404,11 +408,18 @@ func (f *memFS) remove(n *node) {
 		f.items--
 	}
 	if n.ino != nil {
-		if n.ino.nlink--; n.ino.nlink == 0 && !n.ino.ro {
-			// Its bytes go back; writes through a descriptor still open
-			// on it are charged again.
-			f.budget += int64(len(n.ino.data))
-		}
+		n.ino.nlink--
+		f.release(n.ino)
+	}
+}
+
+// release gives a file's bytes back to the budget once nothing can reach
+// it any more: no entry names it and no descriptor has it open (an
+// unlinked file still open holds its memory, as on a native backend).
+func (f *memFS) release(ino *inode) {
+	if ino.nlink == 0 && ino.nopen == 0 {
+		f.budget += ino.charged
+		ino.charged, ino.data = 0, nil
 	}
 }
 
@@ -454,6 +465,9 @@ func (f *memFS) OpenFile(p string, flag experimentalsys.Oflag, _ fs.FileMode) (e
 		append: flag&experimentalsys.O_APPEND != 0}
 	if !n.dir && flag&experimentalsys.O_TRUNC != 0 && o.write && !n.ino.null {
 		f.truncate(n.ino, 0)
+	}
+	if o.ino != nil {
+		o.ino.nopen++
 	}
 	return o, 0
 }
@@ -610,7 +624,12 @@ func (f *memFS) writeAt(ino *inode, buf []byte, off int64) experimentalsys.Errno
 		if errno := f.charge(grow); errno != 0 {
 			return errno
 		}
-		ino.data = append(ino.data, make([]byte, grow)...)
+		ino.charged += grow
+		old := int64(len(ino.data))
+		ino.data = slices.Grow(ino.data, int(grow))[:end]
+		if off > old {
+			clear(ino.data[old:off]) // the gap reads as zeros
+		}
 	}
 	copy(ino.data[off:], buf)
 	return 0
@@ -622,7 +641,10 @@ func (f *memFS) truncate(ino *inode, size int64) experimentalsys.Errno {
 	if size > cur {
 		return f.writeAt(ino, nil, size) // extends with zeros
 	}
-	f.budget += cur - size
+	// What was charged goes back, never more.
+	refund := min(cur-size, ino.charged)
+	f.budget += refund
+	ino.charged -= refund
 	clear(ino.data[size:])
 	ino.data = ino.data[:size]
 	return 0
@@ -638,6 +660,7 @@ type openFile struct {
 	read, write, append bool
 	listing             []experimentalsys.Dirent // folders: snapshot being read
 	listed              bool
+	closed              bool
 }
 
 func (o *openFile) Dev() (uint64, experimentalsys.Errno)     { return 1, 0 }
@@ -645,8 +668,18 @@ func (o *openFile) IsDir() (bool, experimentalsys.Errno)     { return o.n.dir, 0
 func (o *openFile) IsAppend() bool                           { return o.append }
 func (o *openFile) Sync() experimentalsys.Errno              { return 0 }
 func (o *openFile) Datasync() experimentalsys.Errno          { return 0 }
-func (o *openFile) Close() experimentalsys.Errno             { return 0 }
 func (o *openFile) Utimens(_, _ int64) experimentalsys.Errno { return 0 } // no time passes
+
+// Close lets go of the file: the last descriptor of a file no entry names
+// any more gives its bytes back.
+func (o *openFile) Close() experimentalsys.Errno {
+	if !o.closed && o.ino != nil {
+		o.ino.nopen--
+		o.fs.release(o.ino)
+	}
+	o.closed = true
+	return 0
+}
 
 func (o *openFile) Ino() (sys.Inode, experimentalsys.Errno) {
 	if o.ino != nil {
@@ -812,6 +845,7 @@ func (s *stdStream) bind(create bool) {
 	}
 	if n != nil && !n.dir && (!create || !n.ino.ro) {
 		s.ino = n.ino
+		s.ino.nopen++ // for the rest of the call
 	}
 }
 

@@ -291,14 +291,118 @@ func TestFSBudget(t *testing.T) {
 	if _, errno := file.Pwrite(make([]byte, 50), 10); errno != 0 {
 		t.Errorf("write after truncate freed space = %v", errno)
 	}
+	// Removing the file gives back its entry; its 60 bytes stay taken
+	// while the descriptor is open, and come back when it closes.
 	if errno := f.Unlink("out/big"); errno != 0 {
 		t.Fatal(errno)
 	}
+	if f.budget != 1000-60 {
+		t.Errorf("budget after unlink, file still open = %d, want %d", f.budget, 1000-60)
+	}
+	if errno := file.Close(); errno != 0 {
+		t.Fatal(errno)
+	}
 	if f.budget != 1000 {
-		t.Errorf("budget after unlink = %d, want 1000", f.budget)
+		t.Errorf("budget after unlink and close = %d, want 1000", f.budget)
 	}
 	if _, errno := f.OpenFile("out/"+strings.Repeat("n", 256), wr|experimentalsys.O_CREAT, 0); errno != experimentalsys.ENAMETOOLONG {
 		t.Errorf("over-long name = %v", errno)
+	}
+}
+
+// TestFSBudgetHeld: a file removed while open keeps its bytes charged
+// until its last descriptor closes, and truncating it gives back no more
+// than was charged. (A guest held 512 MiB under a 16 MiB limit by writing,
+// unlinking and keeping the descriptor, and unlink then ftruncate gave its
+// bytes back twice.)
+func TestFSBudgetHeld(t *testing.T) {
+	const budget = 1 << 20
+	f := newFS(t, budget, nil, "out")
+	var open []experimentalsys.File
+	for i := 0; ; i++ {
+		file, errno := f.OpenFile("tmp/x", wr|experimentalsys.O_CREAT, 0o644)
+		if errno != 0 {
+			t.Fatal(errno)
+		}
+		open = append(open, file)
+		if _, errno := file.Write(make([]byte, budget/4)); errno != 0 {
+			if i != 3 || f.errno != wasiENOMEM {
+				t.Fatalf("write %d failed: %v (errno %d), want the fourth to fail with ENOMEM", i, errno, f.errno)
+			}
+			f.Unlink("tmp/x")
+			break
+		}
+		if i >= 3 {
+			t.Fatalf("write %d of %d bytes fitted in a budget of %d", i, budget/4, budget)
+		}
+		if errno := f.Unlink("tmp/x"); errno != 0 {
+			t.Fatal(errno)
+		}
+	}
+	for _, file := range open {
+		file.Close()
+	}
+	if f.budget != budget {
+		t.Errorf("budget after closing everything = %d, want %d", f.budget, budget)
+	}
+
+	// unlink, then truncate: given back once.
+	file, _ := f.OpenFile("out/y", wr|experimentalsys.O_CREAT, 0o644)
+	file.Write(make([]byte, 100))
+	steps := []func() experimentalsys.Errno{
+		func() experimentalsys.Errno { return f.Unlink("out/y") },
+		func() experimentalsys.Errno { return file.Truncate(0) },
+		func() experimentalsys.Errno { return file.Close() },
+		func() experimentalsys.Errno { return file.Close() }, // twice: nothing more
+	}
+	for i, step := range steps {
+		if errno := step(); errno != 0 {
+			t.Fatalf("step %d: %v", i, errno)
+		}
+		if f.budget > budget {
+			t.Fatalf("step %d: budget %d, above the %d it started with", i, f.budget, budget)
+		}
+	}
+	if f.budget != budget {
+		t.Errorf("budget at the end = %d, want %d", f.budget, budget)
+	}
+
+	// A standard stream keeps its file: removing stdio/stdout gives
+	// nothing back while the call can still write to it.
+	g := newFS(t, budget, nil, "stdio")
+	out := &stdStream{fs: g, name: "stdout"}
+	out.Write(make([]byte, 1000))
+	before := g.budget
+	if errno := g.Unlink("stdio/stdout"); errno != 0 {
+		t.Fatal(errno)
+	}
+	if got := g.budget - before; got >= 1000 {
+		t.Errorf("unlinking stdout while bound gave back %d bytes", got)
+	}
+}
+
+// TestFSSparse: writing past the end (or truncating up) fills the gap with
+// zeros, also over bytes a truncation cut off; growing within the
+// capacity a file already has allocates nothing.
+func TestFSSparse(t *testing.T) {
+	f := newFS(t, 1<<30, nil, "out")
+	file, errno := f.OpenFile("out/s", wr|experimentalsys.O_CREAT, 0o644)
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	file.Write([]byte("abcdef"))
+	file.Truncate(2)
+	file.Pwrite([]byte("z"), 5)
+	file.Truncate(8)
+	if got := items(f, "out"); !slices.Equal(got, []string{"out/s=ab\x00\x00\x00z\x00\x00"}) {
+		t.Errorf("items %q", got)
+	}
+	ino := &inode{data: make([]byte, 0, 1<<20)}
+	if n := testing.AllocsPerRun(100, func() {
+		ino.data = ino.data[:0]
+		f.writeAt(ino, []byte("x"), 4096)
+	}); n != 0 {
+		t.Errorf("a write within the capacity allocated %v times", n)
 	}
 }
 

@@ -82,14 +82,15 @@ func cModule(t testing.TB, name string, flags ...string) []byte {
 }
 
 // watModule assembles WAT text, keeping function names (--debug-names) so
-// traps can be checked by name.
-func watModule(t testing.TB, name, wat string) []byte {
+// traps can be checked by name; flags are added (--no-check assembles an
+// invalid module).
+func watModule(t testing.TB, name, wat string, flags ...string) []byte {
 	t.Helper()
 	src := filepath.Join(buildDir, name+".wat")
 	if err := os.WriteFile(src, []byte(wat), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return build(t, "wat2wasm", name+".wasm", "--debug-names", src)
+	return build(t, "wat2wasm", name+".wasm", append([]string{"--debug-names", src}, flags...)...)
 }
 
 // goModule builds testdata/goguest with the Go toolchain for wasip1.

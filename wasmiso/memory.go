@@ -11,10 +11,16 @@ import (
 // wazero through experimental.MemoryAllocator so that the limit is per call
 // (wazero's own limit is per runtime).
 //
-// Buffers are recycled: a call's memory is zeroed when its instance closes
+// Buffers are recycled: a call's memory is zeroed once the call is over
 // and kept for a later call, so a cold start costs one clear of the pages
 // the last user had, not a fresh allocation for the garbage collector to
 // find and sweep. A recycled buffer is all zeros, as a new one is.
+//
+// Only Run recycles the buffer (release), after the guest has returned:
+// wazero calls Free when the instance closes, which may happen on another
+// goroutine while the guest still runs (Runtime.Close, or wazero's own
+// close on a done context), and a buffer pooled then would be written by
+// the guest while another call uses it.
 type linearMemory struct {
 	buf     []byte
 	limit   uint64 // bytes
@@ -52,8 +58,14 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 }
 
 // Free implements experimental.LinearMemory; wazero calls it when the
-// instance closes.
-func (m *linearMemory) Free() {
+// instance closes. It does nothing: that may be on another goroutine while
+// the guest still runs, so Run recycles the buffer itself (release) once
+// the guest has returned.
+func (*linearMemory) Free() {}
+
+// release recycles the buffer; Run calls it once the guest can no longer
+// run.
+func (m *linearMemory) release() {
 	putBuffer(m.buf)
 	m.buf = nil
 }

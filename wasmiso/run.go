@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,21 +57,24 @@ type call struct {
 	mu      sync.Mutex
 	stopped atomic.Bool
 	cause   error // context.DeadlineExceeded, context.Canceled or ErrClosed
-	// inst is the instance of an uninstrumented module
-	// (InterruptCloseOnDone), which only closing it stops.
-	inst api.Module
+	// cancel stops an uninstrumented module (InterruptCloseOnDone): it
+	// cancels the context the call runs under, and wazero closes the
+	// instance at its next loop head. Closing the instance from another
+	// goroutine instead would release its resources (the linear memory)
+	// while the guest still runs.
+	cancel context.CancelCauseFunc
 }
 
 // interrupt marks the call stopped; the guest traps at its next check (or,
-// uninstrumented, at the next loop head after its instance is closed).
+// uninstrumented, at the next loop head after its context is canceled).
 func (c *call) interrupt(cause error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.stopped.Load() {
 		c.cause = cause
 		c.stopped.Store(true)
-		if c.inst != nil {
-			c.inst.CloseWithExitCode(context.Background(), sys.ExitCodeContextCanceled)
+		if c.cancel != nil {
+			c.cancel(cause)
 		}
 	}
 }
@@ -130,11 +134,23 @@ func (r *Runtime) Run(ctx context.Context, m *Module, in Call) (*loader.Outputs,
 	// which costs microseconds even when the guest never asks.
 	cfg = cfg.WithRandSource(&c.rand)
 	cctx := experimental.WithMemoryAllocator(context.WithValue(ctx, callKey{}, c), &c.mem)
+	if m.im == nil {
+		var cancel context.CancelCauseFunc
+		cctx, cancel = context.WithCancelCause(cctx)
+		defer cancel(nil)
+		c.cancel = cancel // before track: from then on Close may use it
+	}
 
 	if !r.track(c) {
 		return nil, ErrClosed
 	}
 	defer r.untrack(c)
+	// m's compiled code is released once m is unreachable (Compile): not
+	// before this call is over.
+	defer runtime.KeepAlive(m)
+	// The linear memory is recycled once the guest can no longer run,
+	// after the instance is closed (deferred below, so run before this).
+	defer c.mem.release()
 	inst, err := r.rt.InstantiateModule(cctx, m.cm, cfg)
 	if err != nil {
 		if c.stopped.Load() {
@@ -143,14 +159,6 @@ func (r *Runtime) Run(ctx context.Context, m *Module, in Call) (*loader.Outputs,
 		return nil, fmt.Errorf("wasmiso: instantiating: %w", err)
 	}
 	defer inst.Close(context.Background())
-	if m.im == nil {
-		c.mu.Lock()
-		c.inst = inst
-		if c.stopped.Load() { // Close came first
-			inst.CloseWithExitCode(context.Background(), sys.ExitCodeContextCanceled)
-		}
-		c.mu.Unlock()
-	}
 
 	if m.start {
 		err = run(cctx, inst, instrument.StartExport)

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
+	"weak"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -72,16 +74,22 @@ type Runtime struct {
 	// hostFuncs are the functions a guest may import, by module and name.
 	hostFuncs map[[2]string]api.FunctionDefinition
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// modules finds a module compiled before by its hash, for as long as
+	// some caller holds it: entries point to modules weakly, and a module
+	// that becomes unreachable is forgotten and its compiled code released
+	// (release). So the runtime holds exactly the modules its callers do.
 	modules  map[[32]byte]*compileEntry
 	inflight map[*call]struct{}
 	running  sync.WaitGroup // the calls in inflight
 	closed   bool
 }
 
+// compileEntry is a module being compiled (until done is closed), then the
+// module or the error.
 type compileEntry struct {
-	once sync.Once
-	m    *Module
+	done chan struct{}
+	m    weak.Pointer[Module]
 	err  error
 }
 
@@ -198,33 +206,80 @@ func (m *Module) MinMemory() uint64 { return uint64(m.minPages) * pageSize }
 const pageSize = 64 << 10
 
 // Compile validates and compiles a module once; compiling the same bytes
-// again returns the same *Module. The module must export a function _start
-// with no parameters and results (a WASI command) and may import only WASI
-// preview 1 functions and the "tessera" key functions.
+// again returns the same *Module while the first is reachable. The module
+// must export a function _start with no parameters and results (a WASI
+// command) and may import only WASI preview 1 functions and the "tessera"
+// key functions.
+//
+// The caller owns the *Module: once nothing refers to it any more, the
+// runtime forgets it and releases its compiled code, so a long-lived
+// Runtime does not keep every module it ever compiled (the disk cache
+// still has it). Close releases all of them.
 func (r *Runtime) Compile(wasm []byte) (*Module, error) {
 	h := sha256.Sum256(wasm)
-	r.mu.Lock()
-	if r.closed {
+	for {
+		r.mu.Lock()
+		if r.closed {
+			r.mu.Unlock()
+			return nil, ErrClosed
+		}
+		e := r.modules[h]
+		if e == nil {
+			e = &compileEntry{done: make(chan struct{})}
+			r.modules[h] = e
+			r.mu.Unlock()
+			m, err := r.compile(h, wasm)
+			r.mu.Lock()
+			if err != nil {
+				// Forget failures, so that an error caused by the moment
+				// (a closed runtime) is not cached; the next attempt
+				// compiles afresh.
+				delete(r.modules, h)
+				e.err = err
+			} else {
+				e.m = weak.Make(m)
+				runtime.AddCleanup(m, r.release, released{h, e, m.cm})
+			}
+			r.mu.Unlock()
+			close(e.done)
+			return m, err
+		}
 		r.mu.Unlock()
-		return nil, ErrClosed
-	}
-	e := r.modules[h]
-	if e == nil {
-		e = &compileEntry{}
-		r.modules[h] = e
-	}
-	r.mu.Unlock()
-	e.once.Do(func() { e.m, e.err = r.compile(h, wasm) })
-	if e.err != nil {
-		// Forget failures, so that an error caused by the moment (a closed
-		// runtime) is not cached; the next attempt compiles afresh.
+		<-e.done
+		if e.err != nil {
+			return nil, e.err
+		}
+		if m := e.m.Value(); m != nil {
+			return m, nil
+		}
+		// Unreachable, its cleanup yet to run: compile anew.
 		r.mu.Lock()
 		if r.modules[h] == e {
 			delete(r.modules, h)
 		}
 		r.mu.Unlock()
 	}
-	return e.m, e.err
+}
+
+// released is what release needs of a module no longer reachable.
+type released struct {
+	hash  [32]byte
+	entry *compileEntry
+	cm    wazero.CompiledModule
+}
+
+// release forgets a module that has become unreachable and releases its
+// compiled code (no call can be running it: Run holds the module).
+func (r *Runtime) release(x released) {
+	r.mu.Lock()
+	if r.modules[x.hash] == x.entry {
+		delete(r.modules, x.hash)
+	}
+	closed := r.closed // then Close releases everything
+	r.mu.Unlock()
+	if !closed {
+		x.cm.Close(context.Background())
+	}
 }
 
 func (r *Runtime) compile(h [32]byte, wasm []byte) (*Module, error) {
@@ -238,18 +293,17 @@ func (r *Runtime) compile(h [32]byte, wasm []byte) (*Module, error) {
 	}
 	if r.cfg.Interrupt == InterruptInstrument {
 		m.im, bin, m.start = im, im.Binary, im.HasStart
+	} else {
+		bin = instrument.Strip(wasm, instrument.Options{KeepDWARF: r.cfg.KeepDWARF})
 	}
 	if im.Memory != nil {
-		if im.Memory.Imported {
-			return nil, fmt.Errorf("wasmiso: %w: the module imports its memory", ErrImport)
-		}
 		m.minPages = im.Memory.Min
 	}
 	cm, err := r.rt.CompileModule(context.Background(), bin)
 	if err != nil {
 		return nil, fmt.Errorf("wasmiso: compiling: %w", err)
 	}
-	if err := r.checkImports(cm); err != nil {
+	if err := r.checkImports(cm, im.Imports); err != nil {
 		cm.Close(context.Background())
 		return nil, err
 	}
@@ -267,8 +321,20 @@ func (r *Runtime) compile(h [32]byte, wasm []byte) (*Module, error) {
 }
 
 // checkImports rejects imports no instance could satisfy, so that a bad
-// module fails at Compile rather than at every call.
-func (r *Runtime) checkImports(cm wazero.CompiledModule) error {
+// module fails at Compile rather than at every call: anything but the
+// functions wasmiso provides (WASI and the key functions) with their
+// signatures. Memories, tables and globals are never provided.
+func (r *Runtime) checkImports(cm wazero.CompiledModule, imports []instrument.Import) error {
+	for _, im := range imports {
+		switch im.Kind {
+		case 1:
+			return fmt.Errorf("wasmiso: %w: the module imports a table (%s.%s)", ErrImport, im.Module, im.Name)
+		case 2:
+			return fmt.Errorf("wasmiso: %w: the module imports its memory (%s.%s)", ErrImport, im.Module, im.Name)
+		case 3:
+			return fmt.Errorf("wasmiso: %w: the module imports a global (%s.%s)", ErrImport, im.Module, im.Name)
+		}
+	}
 	for _, def := range cm.ImportedFunctions() {
 		mod, name, _ := def.Import()
 		if mod == instrument.CheckModule {
@@ -282,9 +348,6 @@ func (r *Runtime) checkImports(cm wazero.CompiledModule) error {
 		if !slices.Equal(def.ParamTypes(), host.ParamTypes()) || !slices.Equal(def.ResultTypes(), host.ResultTypes()) {
 			return fmt.Errorf("wasmiso: %w: function %s.%s has the wrong signature", ErrImport, mod, name)
 		}
-	}
-	if n := len(cm.ImportedMemories()); n > 0 {
-		return fmt.Errorf("wasmiso: %w: the module imports a memory", ErrImport)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package wasmiso
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -289,11 +290,13 @@ func TestTraps(t *testing.T) {
 // TestTrapOffset checks the code offset of a trap in a module with DWARF,
 // kept by Config.KeepDWARF: it must point at a load instruction in the
 // original (uninstrumented) module's code section. By default DWARF is
-// dropped and there is no offset.
+// dropped and there is no offset. Both interrupt modes (the uninstrumented
+// one used to crash the host here).
 func TestTrapOffset(t *testing.T) {
 	bin := cModule(t, "oob", "-g")
-	for _, keep := range []bool{false, true} {
-		b := newBackend(t, Config{KeepDWARF: keep})
+	for _, cfg := range []Config{{}, {KeepDWARF: true}, {Interrupt: InterruptCloseOnDone}, {Interrupt: InterruptCloseOnDone, KeepDWARF: true}} {
+		keep := cfg.KeepDWARF
+		b := newBackend(t, cfg)
 		testCase{
 			name: "oob", binary: func(testing.TB) []byte { return bin },
 			check: func(t *testing.T, outs *loader.Outputs, err error) {
@@ -316,6 +319,39 @@ func TestTrapOffset(t *testing.T) {
 				}
 				if op := code[te.Offset]; op < 0x28 || op > 0x35 {
 					t.Errorf("byte at offset %#x is %#x, not a load instruction", te.Offset, op)
+				}
+			},
+		}.run(t, b)
+	}
+}
+
+// TestTrapNames: a function name from the module's name section with a
+// line break and a terminal escape comes out escaped in the trap's
+// Function, Stack and message, in both interrupt modes.
+func TestTrapNames(t *testing.T) {
+	const placeholder, hostile = "AAAAAAAAAA", "e\n\x1b[31mvil" // the same length
+	bin := bytes.Replace(watModule(t, "hostilename", `(module (memory 1)
+		(func $AAAAAAAAAA unreachable) (func (export "_start") (call $AAAAAAAAAA)))`),
+		[]byte(placeholder), []byte(hostile), 1)
+	for _, mode := range []Interrupt{InterruptInstrument, InterruptCloseOnDone} {
+		b := newBackend(t, Config{Interrupt: mode})
+		testCase{
+			name: "hostile-name", binary: func(testing.TB) []byte { return bin },
+			check: func(t *testing.T, outs *loader.Outputs, err error) {
+				var te *TrapError
+				if !errors.As(err, &te) || !errors.Is(err, ErrUnreachable) {
+					t.Fatalf("err = %v, want an unreachable trap", err)
+				}
+				if want := `e\n\x1b[31mvil`; te.Function != want {
+					t.Errorf("mode %d: Function = %q, want %q", mode, te.Function, want)
+				}
+				for _, s := range []string{te.Function, te.Stack, err.Error()} {
+					if strings.ContainsAny(s, "\x1b\r") || strings.Count(s, "\n") > strings.Count(te.Stack, "\n") {
+						t.Errorf("mode %d: unescaped name in %q", mode, s)
+					}
+				}
+				if strings.Count(te.Stack, "\n") != 1 { // two frames
+					t.Errorf("mode %d: stack %q", mode, te.Stack)
 				}
 			},
 		}.run(t, b)
@@ -362,6 +398,14 @@ var foreverCases = []testCase{
 		(func $spin (loop (br 0)))
 		(start $spin)
 		(func (export "_start")))`)},
+	// Not endless, but seconds of work in 4,096 iterations, which a loop
+	// alone charges as 4,096 units, short of a single check: the fills must
+	// be charged by their length.
+	{name: "memory-fill", binary: wat("fillloop", `(module (memory 128)
+		(func (export "_start") (local $i i32)
+			(loop $l
+				(memory.fill (i32.const 0) (i32.const 7) (i32.const 8388608))
+				(br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 4096))))))`)},
 }
 
 func TestDeadline(t *testing.T) {
@@ -569,6 +613,59 @@ func testCloseStopsCalls(t *testing.T, mode Interrupt) {
 	}
 }
 
+// TestCloseKeepsMemoryUntilDone: with InterruptCloseOnDone, Runtime.Close
+// stops a guest that keeps writing its memory. That memory must not be
+// recycled until the guest has returned: a call of another runtime,
+// given a buffer of the same size, must see only zeros. (Closing the
+// instance from Close's goroutine used to clear the buffer and pool it
+// while the guest still wrote to it.)
+func TestCloseKeepsMemoryUntilDone(t *testing.T) {
+	const pages = 128 // 8 MiB: a buffer of its own size class
+	writer := watModule(t, "scribble", fmt.Sprintf(`(module (memory %d)
+		(func (export "_start") (loop (memory.fill (i32.const 0) (i32.const 0xa5) (i32.const %d)) (br 0))))`, pages, pages*pageSize))
+	reader := watModule(t, "allzero", fmt.Sprintf(`(module (memory %d)
+		(func (export "_start") (local $i i32)
+			(loop $l
+				(if (i64.ne (i64.load (local.get $i)) (i64.const 0)) (then unreachable))
+				(br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 8))) (i32.const %d))))))`, pages, pages*pageSize))
+	clean := newRuntime(t, Config{})
+	rm, err := clean.Compile(reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := Call{MemoryLimit: pages * pageSize}
+	for i := 0; i < 20; i++ {
+		r, err := New(Config{CacheDir: cacheDir, Interrupt: InterruptCloseOnDone})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := r.Compile(writer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error)
+		go func() {
+			_, err := r.Run(context.Background(), m, call)
+			done <- err
+		}()
+		for tracked := false; !tracked; time.Sleep(time.Millisecond) {
+			r.mu.Lock()
+			tracked = len(r.inflight) > 0
+			r.mu.Unlock()
+		}
+		time.Sleep(2 * time.Millisecond) // into the loop
+		r.Close()
+		if err := <-done; !errors.Is(err, ErrClosed) {
+			t.Fatalf("round %d: the writer returned %v, want ErrClosed", i, err)
+		}
+		for j := 0; j < 2; j++ {
+			if _, err := clean.Run(context.Background(), rm, call); err != nil {
+				t.Fatalf("round %d: a fresh call saw another's writes in its memory: %v", i, err)
+			}
+		}
+	}
+}
+
 func TestCompileRejects(t *testing.T) {
 	r := newRuntime(t, Config{})
 	cases := []struct {
@@ -580,10 +677,22 @@ func TestCompileRejects(t *testing.T) {
 		{"no-start", wat("nostart", `(module (func (export "main")))`), "_start"},
 		{"foreign-import", wat("envimport", `(module (import "env" "f" (func)) (func (export "_start")))`), "env.f"},
 		{"memory-import", wat("memimport", `(module (import "env" "mem" (memory 1)) (func (export "_start")))`), "imports its memory"},
+		{"table-import", wat("tableimport", `(module (import "env" "t" (table 1 funcref)) (func (export "_start")))`), "imports a table"},
+		{"global-import", wat("globalimport", `(module (import "env" "g" (global i32)) (func (export "_start")))`), "imports a global"},
 		{"bad-signature", wat("badsig", `(module (import "tessera" "getkey" (func (param i32) (result i32))) (func (export "_start")))`), "wrong signature"},
 		{"reserved-export", wat("reserved", `(module (func (export "tessera:start")) (func (export "_start")))`), "reserved"},
 		{"reserved-import", wat("reservedimp", `(module (import "tessera:interrupt" "check" (func)) (func (export "_start")))`), "reserved"},
 		{"truncated", func(t testing.TB) []byte { b := cModule(t, "noop"); return b[:len(b)/2] }, ""},
+		// Function 1 does not exist; in the rewrite it would be the
+		// instrumentation's tick, called with a negative charge to refill
+		// the budget for ever.
+		{"tick-in-table", func(t testing.TB) []byte {
+			return watModule(t, "ticktable", `(module (type $t (func (param i32))) (table 1 funcref)
+				(elem (i32.const 0) func 1)
+				(func (export "_start") (loop (call_indirect (type $t) (i32.const -1000000000) (i32.const 0)) (br 0))))`, "--no-check")
+		}, "function index 1 out of range"},
+		// 2 GiB of host memory per call, whatever the memory limit.
+		{"huge-tables", wat("hugetables", `(module (table 134217728 funcref) (table 134217728 funcref) (func (export "_start")))`), "tables of more than"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -608,6 +717,49 @@ func TestCompileOnce(t *testing.T) {
 	}
 	if m1 != m2 {
 		t.Error("compiling the same bytes twice gave two modules")
+	}
+}
+
+// TestCompileReleases: the runtime keeps a compiled module only while a
+// caller holds it; once unreachable it is forgotten (and its compiled code
+// released), and compiling the bytes again gives a working module.
+func TestCompileReleases(t *testing.T) {
+	r := newRuntime(t, Config{})
+	held, err := r.Compile(cModule(t, "noop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped := watModule(t, "dropped", minimal)
+	if _, err := r.Compile(dropped); err != nil {
+		t.Fatal(err)
+	}
+	entries := func() int {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return len(r.modules)
+	}
+	// Cleanups run on their own goroutine after a collection: try a few.
+	for i := 0; entries() > 1 && i < 100; i++ {
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
+	r.mu.Lock()
+	_, heldKept := r.modules[held.Hash()]
+	r.mu.Unlock()
+	if entries() != 1 || !heldKept {
+		t.Fatalf("%d modules kept (the held one: %v), want only the held one", entries(), heldKept)
+	}
+	for _, bin := range [][]byte{dropped, cModule(t, "noop")} {
+		m, err := r.Compile(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Run(context.Background(), m, Call{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if again, _ := r.Compile(cModule(t, "noop")); again != held {
+		t.Error("a module still held was compiled again")
 	}
 }
 

@@ -21,14 +21,21 @@
 //     the loop body keeps a single predecessor and compiles as before: the
 //     cost per iteration is a decrement and a predicted branch;
 //   - at the entry of every function that calls or loops, the budget is
-//     decremented inline (recursion without loops is caught here).
+//     decremented inline (recursion without loops is caught here);
+//   - before every bulk memory or table instruction, the budget is
+//     decremented by its length (a unit per KiB, or per 128 entries).
 //
 // So a guest reaches the host at least every Budget charged units
-// (iterations and calls).
+// (iterations, calls and KiB moved).
 //
 // The import shifts the index of every function the module defines by one;
 // calls, ref.func, exports, elements, global initialisers and the name
-// section are renumbered. A start section is removed and its function
+// section are renumbered. The budget global, the import and tick must be
+// out of the module's reach, or it could refill the budget or call tick
+// with a negative charge: every function, global, local and type index the
+// module names (in code, exports, elements, initialisers, data offsets and
+// the start section) is checked against the module's own, and a module
+// naming one past them is rejected. A start section is removed and its function
 // exported as StartExport, so the host can run it after instantiation,
 // under the same checks, rather than inside InstantiateModule.
 package instrument
@@ -50,6 +57,19 @@ const (
 	StartExport = "tessera:start"
 )
 
+// MaxTableEntries bounds the entries of all of a module's tables together,
+// however far table.grow is asked to take them: the rewrite gives every
+// table a maximum (its own if lower) so that their maxima add up to at
+// most this, and refuses a module whose tables start out larger. wazero
+// keeps a table in host memory, 8 bytes an entry, outside the linear
+// memory and its limit, and would otherwise accept 2^27 entries per table
+// and let table.grow go to 2^32; this bounds it to 2 MiB an instance. C
+// and Rust need an entry per function whose address is taken, Go's
+// wasip1 port about three per function (6,087 for a small program), so
+// this leaves room for large programs. An imported table is the host's to
+// bound (wasmiso refuses them).
+const MaxTableEntries = 1 << 18
+
 // Tuning: the budget in units between calls to the host, the loop
 // iterations between calls to tick, and what entering a function that
 // loops costs (it may run up to LoopPeriod-1 iterations never charged).
@@ -65,12 +85,14 @@ const (
 	secType      = 1
 	secImport    = 2
 	secFunction  = 3
+	secTable     = 4
 	secMemory    = 5
 	secGlobal    = 6
 	secExport    = 7
 	secStart     = 8
 	secElement   = 9
 	secCode      = 10
+	secData      = 11
 	secDataCount = 12
 )
 
@@ -99,6 +121,7 @@ type Module struct {
 	HasStart bool     // a start function is exported as StartExport
 	Loops    int      // loop headers instrumented
 	Entries  int      // function entries instrumented
+	Bulks    int      // bulk memory and table instructions charged by length
 	// Tick is the index of the added function, which is no frame worth
 	// reporting in a stack trace.
 	Tick uint32
@@ -151,7 +174,7 @@ type parsed struct {
 	globals       uint32
 	exports       []string
 	start         int
-	hasMemory     bool
+	tables        []table
 	secs          []section
 	code          []byte
 }
@@ -185,14 +208,14 @@ func Instrument(bin []byte, opts Options) (*Module, error) {
 		}
 	}
 	lim := &limits{
-		globals:    p.globalImports + p.globals,
-		funcs:      p.funcImports + uint32(len(p.funcTypes)),
-		typeParams: p.typeParams,
+		globals:     p.globalImports + p.globals,
+		funcs:       p.funcImports + uint32(len(p.funcTypes)),
+		funcImports: p.funcImports,
+		typeParams:  p.typeParams,
 	}
 	if lim.globals >= 1<<30 || lim.funcs >= 1<<30 {
 		return nil, errors.New("too many globals or functions")
 	}
-	sh := shifter(p.funcImports)
 	budget := lim.globals
 	check := p.funcImports // the new import, last of the imports
 	m.Tick = lim.funcs + 1 // the new function, last of all
@@ -222,13 +245,17 @@ func Instrument(bin []byte, opts Options) (*Module, error) {
 		case secStart:
 			m.HasStart = true
 			continue
+		case secTable:
+			data, err = capTables(p.tables)
 		case secElement:
-			data, err = shiftElements(data, sh)
+			data, err = shiftElements(data, lim)
+		case secData:
+			err = checkData(data, lim)
 		case secCustom:
 			if isDWARF(data) && !opts.KeepDWARF {
 				continue
 			}
-			data = shiftNames(data, sh)
+			data = shiftNames(data, lim)
 			if data == nil {
 				continue // a name section we cannot follow: dropped
 			}
@@ -252,15 +279,15 @@ func Instrument(bin []byte, opts Options) (*Module, error) {
 		funcs = appendU32(funcs, t)
 	}
 	funcs = appendU32(funcs, tickType)
-	globals, err := shiftGlobals(p, sh)
+	globals, err := shiftGlobals(p, lim)
 	if err != nil {
 		return nil, fmt.Errorf("global section: %w", err)
 	}
-	exports, err := shiftExports(p, sh)
+	exports, err := shiftExports(p, lim)
 	if err != nil {
 		return nil, fmt.Errorf("export section: %w", err)
 	}
-	code, err := m.instrumentCode(p, lim, sh, budget, check)
+	code, err := m.instrumentCode(p, lim, budget, check)
 	if err != nil {
 		return nil, fmt.Errorf("code section: %w", err)
 	}
@@ -283,6 +310,38 @@ func Instrument(bin []byte, opts Options) (*Module, error) {
 		m.DWARF, m.runs = false, nil
 	}
 	return m, nil
+}
+
+// Strip returns bin, a module Instrument accepted, uninstrumented but
+// with the same treatment of what it carries besides code: DWARF sections
+// dropped unless opts.KeepDWARF, function names escaped (Printable). It is
+// what a host that stops calls by other means runs.
+func Strip(bin []byte, opts Options) []byte {
+	b := append([]byte(nil), bin[:8]...)
+	r := &reader{b: bin, pos: 8}
+	for !r.done() {
+		at := r.pos
+		id, _ := r.byte()
+		size, _ := r.u32()
+		data, err := r.bytes(size)
+		if err != nil {
+			return bin // not a module Instrument accepted
+		}
+		switch {
+		case id != secCustom:
+		case isDWARF(data) && !opts.KeepDWARF:
+			continue
+		default:
+			if data = shiftNames(data, keep{}); data == nil {
+				continue // a name section that does not parse
+			}
+			b = appendU32(append(b, id), uint32(len(data)))
+			b = append(b, data...)
+			continue
+		}
+		b = append(b, bin[at:r.pos]...)
+	}
+	return b
 }
 
 // isDWARF reports whether a custom section holds DWARF.
@@ -362,6 +421,8 @@ func (m *Module) parseSection(p *parsed, id byte, data []byte) error {
 			}
 			p.funcTypes = append(p.funcTypes, t)
 		}
+	case secTable:
+		return p.parseTables(r)
 	case secMemory:
 		var n uint32
 		if n, err = r.u32(); err != nil || n == 0 {
@@ -374,7 +435,7 @@ func (m *Module) parseSection(p *parsed, id byte, data []byte) error {
 		if mem.Min, mem.Max, mem.HasMax, err = r.limits(); err != nil {
 			return err
 		}
-		m.Memory, p.hasMemory = mem, true
+		m.Memory = mem
 	case secGlobal:
 		p.globals, err = r.u32()
 		return err // entries are read when renumbered
@@ -482,7 +543,7 @@ func (m *Module) parseImports(p *parsed, r *reader) error {
 		case 2:
 			mem := &Memory{Imported: true}
 			mem.Min, mem.Max, mem.HasMax, err = r.limits()
-			m.Memory, p.hasMemory = mem, true
+			m.Memory = mem
 		case 3:
 			p.globalImports++
 			_, err = r.bytes(2)
@@ -536,6 +597,26 @@ func (m *Module) loopCheck(b []byte, c uint32) []byte {
 	return append(b, 0x0c, 0x01, 0x0b) // br 1 (the loop); end
 }
 
+// bulkCharge goes before a bulk instruction whose length operand n is on
+// top of the stack, and leaves n in place: "if n > 2^shift-1 { budget -=
+// n >> shift; if budget <= 0 { tick(0) } }". Shorter ones cost nothing
+// beyond the test: a loop of them is charged by its iterations, and
+// straight-line code is as long as the module.
+func (m *Module) bulkCharge(b []byte, budget, scratch uint32, shift byte) []byte {
+	b = appendU32(append(b, 0x22), scratch)           // local.tee scratch
+	b = appendS32(append(b, 0x41), int32(1)<<shift-1) // i32.const 2^shift-1
+	b = append(b, 0x4b, 0x04, 0x40)                   // i32.gt_u; if
+	b = appendU32(append(b, 0x23), budget)            // global.get budget
+	b = appendU32(append(b, 0x20), scratch)           // local.get scratch
+	b = appendS32(append(b, 0x41), int32(shift))      // i32.const shift
+	b = append(b, 0x76, 0x6b)                         // i32.shr_u; i32.sub
+	b = appendU32(append(b, 0x24), budget)            // global.set budget
+	b = appendU32(append(b, 0x23), budget)            // global.get budget
+	b = append(b, 0x41, 0x00, 0x4c, 0x04, 0x40)       // i32.const 0; i32.le_s; if
+	b = append(m.tickCall(b, 0), 0x0b, 0x0b)          // tick(0); end; end
+	return appendU32(append(b, 0x20), scratch)        // local.get scratch
+}
+
 // tickBody is the added function's body:
 //
 //	budget -= k; if budget > 0 { return }
@@ -556,7 +637,7 @@ func tickBody(budget, check uint32) []byte {
 
 // instrumentCode rewrites every function body (renumbering functions and
 // inserting charges) and appends tick's.
-func (m *Module) instrumentCode(p *parsed, lim *limits, sh shifter, budget, check uint32) ([]byte, error) {
+func (m *Module) instrumentCode(p *parsed, lim *limits, budget, check uint32) ([]byte, error) {
 	r := &reader{b: p.code}
 	n := uint32(0)
 	if p.code != nil {
@@ -580,7 +661,8 @@ func (m *Module) instrumentCode(p *parsed, lim *limits, sh shifter, budget, chec
 		if err != nil {
 			return nil, fmt.Errorf("function %d: %w", i, err)
 		}
-		s, err := scanBody(orig, lim)
+		params := lim.typeParams[p.funcTypes[i]]
+		s, err := scanBody(orig, lim, params)
 		if err != nil {
 			return nil, fmt.Errorf("function %d: %w", i, err)
 		}
@@ -599,40 +681,56 @@ func (m *Module) instrumentCode(p *parsed, lim *limits, sh shifter, budget, chec
 		}
 		var edits []edit
 		for _, ref := range s.refs {
-			if idx := sh.fn(ref.index); idx != ref.index {
+			if idx, _ := lim.fn(ref.index); idx != ref.index { // in range: scanBody checked
 				edits = append(edits, edit{at: ref.at, end: ref.end, bytes: appendU32(nil, idx)})
 			}
 		}
+		// The locals the rewrite adds, after the function's own: the loop
+		// counter, and the length of a bulk instruction being charged.
+		next := uint32(params) + uint32(s.locals)
+		var counter, scratch, added uint32
+		if len(s.loops) > 0 {
+			counter, next, added = next, next+1, added+1
+		}
+		if len(s.bulks) > 0 {
+			scratch, added = next, added+1
+		}
+		var entry []byte // what goes between the old local groups and the first instruction
+		if added > 0 {
+			// One more group, (local i32 ...); the group count is replaced.
+			entry = appendU32(entry, added)
+			entry = append(entry, 0x7f)
+			edits = append(edits, edit{at: 0, end: s.groupsAt, bytes: appendU32(nil, s.groups+1)})
+		}
 		if len(s.loops) > 0 || s.calls {
-			counter := uint32(lim.typeParams[p.funcTypes[i]]) + uint32(s.locals)
-			groups := s.groups
-			var entry []byte
 			fee := int32(1)
 			if len(s.loops) > 0 {
-				groups++                                           // one more: the loop counter
-				entry = append(entry, 0x01, 0x7f)                  // (local i32)
 				entry = appendS32(append(entry, 0x41), LoopPeriod) // i32.const LoopPeriod
 				entry = appendU32(append(entry, 0x21), counter)    // local.set counter
 				fee = loopEntryFee
 			}
-			// The group count is replaced; the new group and the entry
-			// charge go between the old groups and the first instruction.
-			edits = append(edits, edit{at: 0, end: s.groupsAt, bytes: appendU32(nil, groups)})
-			edits = append(edits, edit{at: s.exprStart, end: s.exprStart, bytes: m.charge(entry, budget, fee)})
+			entry = m.charge(entry, budget, fee)
 			m.Entries++
-			for _, l := range s.loops {
-				var seq []byte
-				if l.params {
-					// A branch back to the head would need the loop's
-					// parameters; charge the budget instead (slower).
-					seq = m.charge(nil, budget, 1)
-				} else {
-					seq = m.loopCheck(nil, counter)
-				}
-				edits = append(edits, edit{at: l.at, end: l.at, bytes: seq})
-			}
-			m.Loops += len(s.loops)
 		}
+		if len(entry) > 0 {
+			edits = append(edits, edit{at: s.exprStart, end: s.exprStart, bytes: entry})
+		}
+		for _, l := range s.loops {
+			var seq []byte
+			if l.params {
+				// A branch back to the head would need the loop's
+				// parameters; charge the budget instead (slower).
+				seq = m.charge(nil, budget, 1)
+			} else {
+				seq = m.loopCheck(nil, counter)
+			}
+			edits = append(edits, edit{at: l.at, end: l.at, bytes: seq})
+		}
+		m.Loops += len(s.loops)
+		for _, bk := range s.bulks {
+			edits = append(edits, edit{at: bk.at, end: bk.at, bytes: m.bulkCharge(nil, budget, scratch, bk.shift)})
+		}
+		m.Bulks += len(s.bulks)
 		sort.SliceStable(edits, func(a, b int) bool { return edits[a].at < edits[b].at })
 		for _, e := range edits {
 			copyTo(e.at)
@@ -661,4 +759,75 @@ func (m *Module) instrumentCode(p *parsed, lim *limits, sh shifter, budget, chec
 type edit struct {
 	at, end int
 	bytes   []byte
+}
+
+// table is one entry of the table section.
+type table struct {
+	ref      byte // reference type: 0x70 funcref, 0x6f externref
+	min, max uint32
+	hasMax   bool
+}
+
+func (p *parsed) parseTables(r *reader) error {
+	n, err := r.u32()
+	if err != nil {
+		return err
+	}
+	total := uint64(0)
+	for i := uint32(0); i < n; i++ {
+		var t table
+		if t.ref, err = r.byte(); err != nil {
+			return err
+		}
+		if t.ref != 0x70 && t.ref != 0x6f { // 0x40 would start an initialiser, past 2.0
+			return fmt.Errorf("table %d: type %#x", i, t.ref)
+		}
+		var flag byte
+		if flag, err = r.byte(); err != nil {
+			return err
+		}
+		if flag > 1 {
+			return fmt.Errorf("table %d: limits flag %#x", i, flag)
+		}
+		if t.min, err = r.u32(); err != nil {
+			return err
+		}
+		if flag == 1 {
+			if t.max, err = r.u32(); err != nil {
+				return err
+			}
+			t.hasMax = true
+		}
+		if total += uint64(t.min); total > MaxTableEntries {
+			return fmt.Errorf("tables of more than %d entries", MaxTableEntries)
+		}
+		p.tables = append(p.tables, t)
+	}
+	if !r.done() {
+		return errors.New("trailing bytes")
+	}
+	return nil
+}
+
+// capTables rebuilds the table section with a maximum on every table: the
+// room MaxTableEntries leaves above the tables' minimums is shared out
+// equally, so that however they grow, together they stay within it.
+func capTables(tables []table) ([]byte, error) {
+	room := uint64(MaxTableEntries)
+	for _, t := range tables {
+		room -= uint64(t.min) // parseTables checked the sum
+	}
+	share := room / uint64(max(len(tables), 1))
+	b := appendU32(nil, uint32(len(tables)))
+	for _, t := range tables {
+		limit := uint64(t.min) + share
+		if t.hasMax {
+			if t.max < t.min {
+				return nil, fmt.Errorf("table maximum %d below its minimum %d", t.max, t.min)
+			}
+			limit = min(limit, uint64(t.max))
+		}
+		b = appendU32(appendU32(append(b, t.ref, 0x01), t.min), uint32(limit))
+	}
+	return b, nil
 }

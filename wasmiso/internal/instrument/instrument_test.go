@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -178,6 +179,10 @@ func TestCoverage(t *testing.T) {
 	if m.Entries != 5 {
 		t.Errorf("entries instrumented = %d, want 5", m.Entries)
 	}
+	// memory.copy and memory.fill in bulk, table.init in tables.
+	if m.Bulks != 3 {
+		t.Errorf("bulk instructions charged = %d, want 3", m.Bulks)
+	}
 }
 
 // TestCheck: the host is called once per Budget units of work, in loops
@@ -201,6 +206,18 @@ func TestCheck(t *testing.T) {
 					(else (i64.add (call $fib (i64.sub (local.get 0) (i64.const 1)))
 					               (call $fib (i64.sub (local.get 0) (i64.const 2)))))))
 			(func (export "run") (param i64) (result i64) (call $fib (local.get 0))))`, 25, 242785 + 1},
+		// n iterations that each fill 64 KiB: 64 units for the fill (one a
+		// KiB), one for the iteration.
+		{"memory-fill", `(module (memory 1) (func (export "run") (param i64) (result i64) (local $i i64)
+			(loop $l (memory.fill (i32.const 0) (i32.const 7) (i32.const 65536))
+				(br_if $l (i64.lt_u (local.tee $i (i64.add (local.get $i) (i64.const 1))) (local.get 0))))
+			(local.get $i)))`, 4096, 4096 * 65},
+		// n iterations that each fill 1024 table entries: 8 units (one per
+		// 128 entries) and one for the iteration.
+		{"table-fill", `(module (table 1024 funcref) (func (export "run") (param i64) (result i64) (local $i i64)
+			(loop $l (table.fill 0 (i32.const 0) (ref.null func) (i32.const 1024))
+				(br_if $l (i64.lt_u (local.tee $i (i64.add (local.get $i) (i64.const 1))) (local.get 0))))
+			(local.get $i)))`, 8192, 8192 * 9},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m, err := Instrument(wat2wasm(t, c.src), Options{})
@@ -277,13 +294,19 @@ func TestNoMemory(t *testing.T) {
 func TestRejects(t *testing.T) {
 	base := wat2wasm(t, `(module (global $a (mut i32) (i32.const 0)) (func $f (global.set $a (i32.const 1)) (call $f)))`)
 	// Point global.set and call one index past the module's own: in the
-	// rewritten module they would name the flag and tick.
+	// rewritten module they would name the budget global and tick.
 	patch := func(old, new []byte) []byte {
 		if bytes.Count(base, old) != 1 {
 			t.Fatalf("pattern % x not unique in % x", old, base)
 		}
 		return bytes.Replace(append([]byte(nil), base...), old, new, 1)
 	}
+	// Modules wat2wasm would refuse to assemble checked: each names, outside
+	// a function body, the index one past the module's own functions or
+	// globals, where the rewrite puts tick or the budget. (The first is the
+	// reviewer's: tick in a table, then call_indirect tick(-1e9) to refill
+	// the budget for ever.)
+	unchecked := func(src string) []byte { return wat2wasm(t, src, "--no-check") }
 	cases := map[string][]byte{
 		"global-past-end": patch([]byte{0x24, 0x00}, []byte{0x24, 0x01}),
 		"call-past-end":   patch([]byte{0x10, 0x00}, []byte{0x10, 0x01}),
@@ -292,6 +315,23 @@ func TestRejects(t *testing.T) {
 		"unknown-opcode":  patch([]byte{0x10, 0x00}, []byte{0xff, 0x00}),
 		"reserved-export": wat2wasm(t, `(module (func (export "tessera:start")))`),
 		"reserved-import": wat2wasm(t, `(module (import "tessera:interrupt" "check" (func)))`),
+		"elem-tick": unchecked(`(module (type $t (func (param i32))) (table 1 funcref)
+			(elem (i32.const 0) func 1)
+			(func (export "run") (loop (call_indirect (type $t) (i32.const -1000000000) (i32.const 0)) (br 0))))`),
+		"elem-expr-tick":   unchecked(`(module (table 1 funcref) (elem (i32.const 0) funcref (ref.func 1)) (func))`),
+		"elem-offset":      unchecked(`(module (table 1 funcref) (elem (global.get 0) func 0) (func))`),
+		"global-init-func": unchecked(`(module (global funcref (ref.func 1)) (func))`),
+		"global-init-get":  unchecked(`(module (global i32 (global.get 1)) (func))`),
+		"export-func":      unchecked(`(module (func) (export "tick" (func 1)))`),
+		"export-global":    unchecked(`(module (global (mut i32) (i32.const 0)) (export "budget" (global 1)) (func))`),
+		"start":            unchecked(`(module (func) (start 1))`),
+		"data-offset":      unchecked(`(module (memory 1) (data (global.get 0) "x") (func))`),
+		"ref-func":         unchecked(`(module (func (drop (ref.func 1))))`),
+		// The loop counter the rewrite adds is the local after the
+		// function's own: setting it would keep the loop from ever
+		// charging.
+		"local-past-end": unchecked(`(module (func (param i32) (local i64) (loop (local.set 2 (i32.const 2)) (br 0))))`),
+		"type-past-end":  unchecked(`(module (table 1 funcref) (func (call_indirect (type 1) (i32.const 0))))`),
 	}
 	if _, err := Instrument(base, Options{}); err != nil {
 		t.Fatalf("base module rejected: %v", err)
@@ -299,6 +339,58 @@ func TestRejects(t *testing.T) {
 	for name, bin := range cases {
 		if _, err := Instrument(bin, Options{}); err == nil {
 			t.Errorf("%s: accepted", name)
+		} else {
+			t.Logf("%s: %v", name, err)
+		}
+	}
+}
+
+// TestTables: every table gets a maximum, so that table.grow fails (-1)
+// past MaxTableEntries for all tables together, or past the table's own
+// maximum if lower; tables that start out larger are refused.
+func TestTables(t *testing.T) {
+	m, err := Instrument(wat2wasm(t, `(module (table $a 1 funcref) (table $b 2 10 externref)
+		(func (export "grow_a") (param i32) (result i32) (table.grow $a (ref.null func) (local.get 0)))
+		(func (export "grow_b") (param i32) (result i32) (table.grow $b (ref.null extern) (local.get 0))))`), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, done := (&host{}).instantiate(t, m.Binary)
+	defer done()
+	grow := func(name string, n uint32) int32 {
+		res, err := mod.ExportedFunction(name).Call(context.Background(), uint64(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int32(res[0])
+	}
+	// The room above the two minimums (3 entries), shared equally.
+	share := uint32(MaxTableEntries-3) / 2
+	for _, c := range []struct {
+		table string
+		n     uint32
+		want  int32
+	}{
+		{"grow_a", 50_000_000, -1}, // the reviewer's 382 MiB
+		{"grow_a", 1 << 31, -1},
+		{"grow_a", share + 1, -1},
+		{"grow_a", share, 1},
+		{"grow_a", 1, -1},
+		{"grow_b", 9, -1}, // its own maximum, 10, is lower
+		{"grow_b", 8, 2},
+	} {
+		if got := grow(c.table, c.n); got != c.want {
+			t.Errorf("%s(%d) = %d, want %d", c.table, c.n, got, c.want)
+		}
+	}
+	for name, src := range map[string]string{
+		"one-huge":   `(module (table 134217728 funcref))`,
+		"two-large":  fmt.Sprintf(`(module (table %d funcref) (table %d funcref))`, MaxTableEntries/2+1, MaxTableEntries/2),
+		"at-the-cap": fmt.Sprintf(`(module (table %d funcref) (table 0 0 funcref))`, MaxTableEntries),
+	} {
+		_, err := Instrument(wat2wasm(t, src), Options{})
+		if (err == nil) != (name == "at-the-cap") {
+			t.Errorf("%s: err = %v", name, err)
 		}
 	}
 }
@@ -348,9 +440,10 @@ func codeSection(t *testing.T, bin []byte) []byte {
 	return nil
 }
 
-// FuzzInstrument: no input makes Instrument panic, and what it returns is
-// well formed as far as its own parser can tell, with one more function
-// than the input. (Whether wazero accepts the rewrite of every module it
+// FuzzInstrument: no input makes Instrument panic, and what it returns
+// keeps the rewrite's additions out of the module's reach (confined): the
+// check import, tick and the budget global are named only by the code the
+// rewrite inserted. (Whether wazero accepts the rewrite of every module it
 // accepts is checked on real modules in TestCoverage and the wasmiso
 // tests: wazero's own decoder is too slow on some random inputs, such as
 // huge declared counts, to fuzz here.)
@@ -358,18 +451,214 @@ func FuzzInstrument(f *testing.F) {
 	f.Add([]byte("\x00asm\x01\x00\x00\x00"))
 	f.Add(wat2wasm(f, coverage))
 	f.Add(wat2wasm(f, `(module (func $s (loop (br 0))) (start $s) (memory 1) (func (export "_start")))`))
+	f.Add(wat2wasm(f, `(module (import "m" "f" (func $imp (param i32))) (import "m" "g" (global $ig i32))
+		(type $t (func (param i32))) (table 2 funcref) (memory 1)
+		(global $g (mut i32) (global.get $ig)) (global $r funcref (ref.func $f))
+		(elem (global.get $ig) func $f $imp) (data (global.get $ig) "x")
+		(func $f (param i32) (local i64) (loop (call_indirect (type $t) (local.get 0) (i32.const 1)) (br_if 0 (local.get 0))))
+		(func $init (call $f (i32.const 0)))
+		(export "f" (func $f)) (export "g" (global $g)) (start $init))`, "--debug-names"))
 	f.Fuzz(func(t *testing.T, bin []byte) {
 		m, err := Instrument(bin, Options{})
 		if err != nil {
 			return
 		}
-		var again Module
-		p, err := again.parse(m.Binary)
-		if err != nil {
-			t.Fatalf("the rewrite does not parse: %v", err)
-		}
-		if len(p.funcTypes) == 0 || uint32(len(p.funcTypes)-1)+p.funcImports != m.Tick {
-			t.Fatalf("tick is function %d, the rewrite has %d", m.Tick, len(p.funcTypes))
-		}
+		checkConfined(t, bin, m)
 	})
+}
+
+// confined is a renumberer for the rewritten module: it changes nothing,
+// and fails on what the rewrite added.
+type confined struct{ check, tick, budget uint32 }
+
+func (c confined) fn(i uint32) (uint32, error) {
+	if i == c.check || i == c.tick {
+		return 0, fmt.Errorf("names function %d (check %d, tick %d)", i, c.check, c.tick)
+	}
+	return i, nil
+}
+
+func (c confined) global(i uint32) (uint32, error) {
+	if i == c.budget {
+		return 0, fmt.Errorf("names the budget global %d", i)
+	}
+	return i, nil
+}
+
+// checkConfined checks that the rewrite m of bin parses, and that only the
+// code the rewrite inserted names its additions: exports, elements, global
+// initialisers and data offsets do not; tick is the last function and
+// alone calls check; every other body is the original's, renumbered, with
+// only the rewrite's own sequences inserted, and the original's code
+// names neither tick, check, the budget, nor the locals the rewrite adds.
+func checkConfined(t *testing.T, bin []byte, m *Module) {
+	t.Helper()
+	var orig, again Module
+	po, err := orig.parse(bin)
+	if err != nil {
+		t.Fatalf("the input parses no more: %v", err)
+	}
+	p, err := again.parse(m.Binary)
+	if err != nil {
+		t.Fatalf("the rewrite does not parse: %v", err)
+	}
+	// The check import is the last function import, and the only import
+	// of its module.
+	var c confined
+	funcs, found := uint32(0), false
+	for _, im := range again.Imports {
+		if im.Module == CheckModule {
+			if found || im.Kind != 0 || im.Name != CheckName {
+				t.Fatalf("import %+v from the reserved module", im)
+			}
+			c.check, found = funcs, true
+		}
+		if im.Kind == 0 {
+			funcs++
+		}
+	}
+	if !found || c.check != p.funcImports-1 {
+		t.Fatalf("check import at %d of %d imported functions (found %v)", c.check, p.funcImports, found)
+	}
+	if len(p.funcTypes) == 0 || uint32(len(p.funcTypes)-1)+p.funcImports != m.Tick {
+		t.Fatalf("tick is function %d, the rewrite has %d", m.Tick, len(p.funcTypes))
+	}
+	if p.globals == 0 {
+		t.Fatal("no budget global")
+	}
+	c.tick, c.budget = m.Tick, p.globalImports+p.globals-1
+	if _, err := shiftGlobals(p, c); err != nil {
+		t.Errorf("globals: %v", err)
+	}
+	if _, err := shiftExports(p, c); err != nil {
+		t.Errorf("exports: %v", err)
+	}
+	for _, s := range p.secs {
+		switch s.id {
+		case secStart:
+			t.Error("the rewrite has a start section")
+		case secElement:
+			if _, err := shiftElements(s.data, c); err != nil {
+				t.Errorf("elements: %v", err)
+			}
+		case secData:
+			if err := checkData(s.data, c); err != nil {
+				t.Errorf("data: %v", err)
+			}
+		}
+	}
+
+	// The bodies, aligned with the original's.
+	limOrig := &limits{globals: ^uint32(0), funcs: ^uint32(0), funcImports: po.funcImports, typeParams: po.typeParams}
+	limNew := &limits{globals: ^uint32(0), funcs: ^uint32(0), typeParams: p.typeParams}
+	ro, rn := &reader{b: po.code}, &reader{b: p.code}
+	no, _ := ro.u32()
+	nn, err := rn.u32()
+	if err != nil || nn != no+1 {
+		t.Fatalf("%d bodies for %d original ones (%v)", nn, no, err)
+	}
+	for i := uint32(0); i < nn; i++ {
+		size, _ := rn.u32()
+		body, err := rn.bytes(size)
+		if err != nil {
+			t.Fatalf("body %d: %v", i, err)
+		}
+		if i == no {
+			if want := tickBody(c.budget, c.check); !bytes.Equal(body, want) {
+				t.Fatalf("tick's body % x, want % x", body, want)
+			}
+			break
+		}
+		size, _ = ro.u32()
+		obody, _ := ro.bytes(size)
+		params := po.typeParams[po.funcTypes[i]]
+		if err := aligned(obody, body, params, c, limOrig, limNew); err != nil {
+			t.Fatalf("function %d: %v\noriginal  % x\nrewritten % x", i, err, obody, body)
+		}
+	}
+}
+
+// aligned checks that the rewritten body holds the original's
+// instructions, in order, with function indices renumbered, and between
+// them nothing but the sequences the rewrite inserts; and that the
+// original's instructions name none of the rewrite's additions.
+func aligned(orig, body []byte, params int, c confined, limOrig, limNew *limits) error {
+	so, err := scanBody(orig, limOrig, params)
+	if err != nil {
+		return fmt.Errorf("original: %v", err)
+	}
+	sn, err := scanBody(body, limNew, params)
+	if err != nil {
+		return fmt.Errorf("rewritten: %v", err)
+	}
+	ro, rn := &reader{b: orig, pos: so.exprStart}, &reader{b: body, pos: sn.exprStart}
+	// What the rewrite may insert: the entry (with or without the loop
+	// counter's initialisation), a loop's check, a charge, a bulk
+	// instruction's charge (its local follows the counter, if any).
+	locals := uint32(params) + uint32(so.locals)
+	tm := &Module{Tick: c.tick}
+	init := appendU32(append(appendS32([]byte{0x41}, LoopPeriod), 0x21), locals) // i32.const; local.set
+	inserts := [][]byte{
+		tm.charge(append([]byte(nil), init...), c.budget, loopEntryFee),
+		tm.charge(nil, c.budget, 1),
+		tm.loopCheck(nil, locals),
+	}
+	for _, scratch := range []uint32{locals, locals + 1} {
+		for _, shift := range []byte{7, 10} {
+			inserts = append(inserts, tm.bulkCharge(nil, c.budget, scratch, shift))
+		}
+	}
+	for !rn.done() {
+		at := rn.pos
+		inserted := false
+		for _, seq := range inserts {
+			if bytes.HasPrefix(body[at:], seq) {
+				for rn.pos < at+len(seq) {
+					if _, err := rn.instr(limNew); err != nil {
+						return err
+					}
+				}
+				if rn.pos != at+len(seq) {
+					return fmt.Errorf("inserted sequence at %#x ends inside an instruction", at)
+				}
+				inserted = true
+				break
+			}
+		}
+		if inserted {
+			continue
+		}
+		in, err := rn.instr(limNew)
+		if err != nil {
+			return fmt.Errorf("at %#x: %v", at, err)
+		}
+		switch {
+		case in.ref == refFunc && (in.idx == c.tick || in.idx == c.check):
+			return fmt.Errorf("at %#x: the module's code names function %d", at, in.idx)
+		case in.ref == refGlobal && in.idx == c.budget:
+			return fmt.Errorf("at %#x: the module's code names the budget", at)
+		case in.ref == refLocal && in.idx >= locals:
+			return fmt.Errorf("at %#x: the module's code names local %d of the rewrite's", at, in.idx)
+		}
+		if ro.done() {
+			return fmt.Errorf("at %#x: more instructions than the original", at)
+		}
+		oat := ro.pos
+		oin, err := ro.instr(limOrig)
+		if err != nil {
+			return err
+		}
+		want := orig[oat:ro.pos]
+		if oin.ref == refFunc {
+			idx, _ := limOrig.fn(oin.idx)
+			want = append(appendU32(append([]byte(nil), orig[oat:oin.idxAt]...), idx), orig[oin.idxEnd:ro.pos]...)
+		}
+		if !bytes.Equal(body[at:rn.pos], want) {
+			return fmt.Errorf("at %#x: % x, the original has % x", at, body[at:rn.pos], want)
+		}
+	}
+	if !ro.done() {
+		return fmt.Errorf("original instructions missing from %#x", ro.pos)
+	}
+	return nil
 }

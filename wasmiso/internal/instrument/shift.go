@@ -3,17 +3,17 @@ package instrument
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 )
 
-// shifter renumbers functions for the one import the rewrite adds after
-// the module's own: every function the module defines moves up by one.
-type shifter uint32 // the number of imported functions
-
-func (s shifter) fn(i uint32) uint32 {
-	if i >= uint32(s) {
-		return i + 1
-	}
-	return i
+// renumberer checks and renumbers the function and global indices a
+// module names outside its code (*limits for the rewrite; the tests use
+// others to check what the rewrite produced).
+type renumberer interface {
+	fn(uint32) (uint32, error)
+	global(uint32) (uint32, error)
 }
 
 // rebuildImports appends the check function to the import section.
@@ -32,8 +32,9 @@ func (m *Module) rebuildImports(p *parsed, checkType uint32) ([]byte, error) {
 	return appendU32(append(b, 0x00), checkType), nil
 }
 
-// constExpr copies a constant expression, renumbering ref.func.
-func constExpr(r *reader, out []byte, sh shifter) ([]byte, error) {
+// constExpr copies a constant expression, renumbering ref.func and
+// checking global.get.
+func constExpr(r *reader, out []byte, rn renumberer) ([]byte, error) {
 	for {
 		op, err := r.byte()
 		if err != nil {
@@ -53,14 +54,19 @@ func constExpr(r *reader, out []byte, sh shifter) ([]byte, error) {
 		case 0x44:
 			_, err = r.bytes(8)
 		case 0x23: // global.get
-			_, err = r.u32()
+			var g uint32
+			if g, err = r.u32(); err == nil {
+				_, err = rn.global(g)
+			}
 		case 0xd0: // ref.null
 			err = r.skipLEB(33)
 		case 0xd2: // ref.func
 			var f uint32
 			if f, err = r.u32(); err == nil {
-				out = appendU32(out, sh.fn(f))
-				continue
+				if f, err = rn.fn(f); err == nil {
+					out = appendU32(out, f)
+					continue
+				}
 			}
 		case 0xfd: // v128.const
 			var sub uint32
@@ -81,7 +87,7 @@ func constExpr(r *reader, out []byte, sh shifter) ([]byte, error) {
 
 // shiftGlobals rebuilds the global section with the budget global added
 // after the module's own (initialisers may name functions).
-func shiftGlobals(p *parsed, sh shifter) ([]byte, error) {
+func shiftGlobals(p *parsed, rn renumberer) ([]byte, error) {
 	b := appendU32(nil, p.globals+1)
 	for _, s := range p.secs {
 		if s.id != secGlobal {
@@ -97,7 +103,7 @@ func shiftGlobals(p *parsed, sh shifter) ([]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			if b, err = constExpr(r, append(b, t...), sh); err != nil {
+			if b, err = constExpr(r, append(b, t...), rn); err != nil {
 				return nil, fmt.Errorf("global %d: %w", i, err)
 			}
 		}
@@ -111,7 +117,7 @@ func shiftGlobals(p *parsed, sh shifter) ([]byte, error) {
 
 // shiftExports rebuilds the export section with functions renumbered and
 // a former start function exported.
-func shiftExports(p *parsed, sh shifter) ([]byte, error) {
+func shiftExports(p *parsed, rn renumberer) ([]byte, error) {
 	n := uint32(len(p.exports))
 	if p.start >= 0 {
 		n++
@@ -138,21 +144,34 @@ func shiftExports(p *parsed, sh shifter) ([]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			if kind == 0 {
-				idx = sh.fn(idx)
+			switch kind {
+			case 0:
+				idx, err = rn.fn(idx)
+			case 3:
+				idx, err = rn.global(idx)
+			case 1, 2: // tables and memories: none is added
+			default:
+				err = fmt.Errorf("kind %d", kind)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("export %q: %w", name, err)
 			}
 			b = appendU32(append(appendName(b, name), kind), idx)
 		}
 	}
 	if p.start >= 0 {
-		b = appendU32(append(appendName(b, StartExport), 0), sh.fn(uint32(p.start)))
+		f, err := rn.fn(uint32(p.start))
+		if err != nil {
+			return nil, fmt.Errorf("start function: %w", err)
+		}
+		b = appendU32(append(appendName(b, StartExport), 0), f)
 	}
 	return b, nil
 }
 
 // shiftElements renumbers the functions of an element section, in all
 // eight segment encodings.
-func shiftElements(data []byte, sh shifter) ([]byte, error) {
+func shiftElements(data []byte, rn renumberer) ([]byte, error) {
 	r := &reader{b: data}
 	n, err := r.u32()
 	if err != nil {
@@ -181,7 +200,7 @@ func shiftElements(data []byte, sh shifter) ([]byte, error) {
 			b = appendU32(b, t)
 		}
 		if flags&1 == 0 { // active: an offset expression
-			if b, err = constExpr(r, b, sh); err != nil {
+			if b, err = constExpr(r, b, rn); err != nil {
 				return nil, fmt.Errorf("element segment %d: %w", i, err)
 			}
 		}
@@ -197,7 +216,7 @@ func shiftElements(data []byte, sh shifter) ([]byte, error) {
 		b = appendU32(b, count)
 		for j := uint32(0); j < count; j++ {
 			if flags&4 != 0 { // expressions
-				if b, err = constExpr(r, b, sh); err != nil {
+				if b, err = constExpr(r, b, rn); err != nil {
 					return nil, fmt.Errorf("element segment %d: %w", i, err)
 				}
 				continue
@@ -206,7 +225,10 @@ func shiftElements(data []byte, sh shifter) ([]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			b = appendU32(b, sh.fn(f))
+			if f, err = rn.fn(f); err != nil {
+				return nil, fmt.Errorf("element segment %d: %w", i, err)
+			}
+			b = appendU32(b, f)
 		}
 	}
 	if !r.done() {
@@ -217,9 +239,10 @@ func shiftElements(data []byte, sh shifter) ([]byte, error) {
 
 // shiftNames renumbers the functions a "name" custom section names (its
 // function, local and label subsections). Other custom sections come back
-// unchanged; a name section that does not parse comes back nil (wazero
-// would only use it for stack traces).
-func shiftNames(data []byte, sh shifter) []byte {
+// unchanged; a name section that does not parse, or names a function the
+// module does not have, comes back nil (wazero would only use it for stack
+// traces).
+func shiftNames(data []byte, rn renumberer) []byte {
 	r := &reader{b: data}
 	name, err := r.name()
 	if err != nil || name != "name" {
@@ -241,9 +264,9 @@ func shiftNames(data []byte, sh shifter) []byte {
 		}
 		switch id {
 		case 1: // function names: a name map keyed by function
-			sub = shiftNameMap(sub, sh, false)
+			sub = shiftNameMap(sub, rn, false)
 		case 2, 3: // local and label names: maps of name maps
-			sub = shiftNameMap(sub, sh, true)
+			sub = shiftNameMap(sub, rn, true)
 		}
 		if sub == nil {
 			return nil
@@ -255,9 +278,10 @@ func shiftNames(data []byte, sh shifter) []byte {
 	return b
 }
 
-// shiftNameMap renumbers the keys of a name map (vec of index, name) or,
-// if indirect, of an indirect name map (vec of index, name map).
-func shiftNameMap(data []byte, sh shifter, indirect bool) []byte {
+// shiftNameMap renumbers the keys of a name map (vec of index, name; the
+// names escaped with Printable) or, if indirect, of an indirect name map
+// (vec of index, name map).
+func shiftNameMap(data []byte, rn renumberer, indirect bool) []byte {
 	r := &reader{b: data}
 	n, err := r.u32()
 	if err != nil {
@@ -269,23 +293,33 @@ func shiftNameMap(data []byte, sh shifter, indirect bool) []byte {
 		if err != nil {
 			return nil
 		}
-		b = appendU32(b, sh.fn(idx))
+		if idx, err = rn.fn(idx); err != nil {
+			return nil
+		}
+		b = appendU32(b, idx)
 		start := r.pos
-		if indirect {
-			m, err := r.u32()
+		if !indirect {
+			// Function names end up in stack traces and error messages:
+			// escaped, so a guest's names cannot forge lines or send
+			// terminal escapes.
+			name, err := r.name()
 			if err != nil {
 				return nil
 			}
-			for j := uint32(0); j < m; j++ {
-				if _, err := r.u32(); err != nil {
-					return nil
-				}
-				if _, err := r.name(); err != nil {
-					return nil
-				}
-			}
-		} else if _, err := r.name(); err != nil {
+			b = appendName(b, Printable(name))
+			continue
+		}
+		m, err := r.u32()
+		if err != nil {
 			return nil
+		}
+		for j := uint32(0); j < m; j++ {
+			if _, err := r.u32(); err != nil {
+				return nil
+			}
+			if _, err := r.name(); err != nil {
+				return nil
+			}
 		}
 		b = append(b, r.b[start:r.pos]...)
 	}
@@ -294,3 +328,62 @@ func shiftNameMap(data []byte, sh shifter, indirect bool) []byte {
 	}
 	return b
 }
+
+// checkData checks the offset expressions of a data section's active
+// segments (a global.get must name one of the module's globals); the
+// section is copied unchanged.
+func checkData(data []byte, rn renumberer) error {
+	r := &reader{b: data}
+	n, err := r.u32()
+	if err != nil {
+		return err
+	}
+	for i := uint32(0); i < n; i++ {
+		flags, err := r.u32()
+		if err != nil {
+			return err
+		}
+		switch flags {
+		case 2: // an explicit memory index, then as 0
+			if _, err := r.u32(); err != nil {
+				return err
+			}
+			fallthrough
+		case 0: // active: an offset expression
+			if _, err := constExpr(r, nil, rn); err != nil {
+				return fmt.Errorf("data segment %d: %w", i, err)
+			}
+		case 1: // passive
+		default:
+			return fmt.Errorf("data segment %d: flags %d", i, flags)
+		}
+		size, err := r.u32()
+		if err != nil {
+			return err
+		}
+		if _, err := r.bytes(size); err != nil {
+			return err
+		}
+	}
+	if !r.done() {
+		return errors.New("trailing bytes")
+	}
+	return nil
+}
+
+// Printable returns s, or if it holds anything but printable characters
+// (control characters, invalid UTF-8) s escaped as a Go string literal
+// without its quotes: "a\nb" for a line break.
+func Printable(s string) string {
+	if utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool { return !strconv.IsPrint(r) }) < 0 {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
+}
+
+// keep is the renumberer of a module left as it is.
+type keep struct{}
+
+func (keep) fn(i uint32) (uint32, error)     { return i, nil }
+func (keep) global(i uint32) (uint32, error) { return i, nil }
