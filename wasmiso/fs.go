@@ -45,6 +45,7 @@ const (
 // wrapper (wasi.go) reports them instead of the EIO wazero would.
 const (
 	wasiEBUSY  = 10
+	wasiEMLINK = 34
 	wasiENOMEM = 48
 	wasiENOSPC = 51
 	wasiEXDEV  = 75
@@ -60,6 +61,7 @@ type inode struct {
 	id      uint64 // st_ino
 	nlink   int    // entries naming it
 	nopen   int    // descriptors and standard streams that have it open
+	items   int    // entries that are output items: 0 or 1 (a file is at most one item)
 	ro      bool   // an input item: never written
 	null    bool   // /dev/null: reads see EOF, writes vanish
 }
@@ -76,6 +78,7 @@ type node struct {
 	children []*node          // folders: entries in creation order
 	index    map[string]*node // folders with many entries: name -> child
 	ino      *inode           // files
+	input    bool             // files: an input item's own entry (never removed)
 
 	// Files below an output folder are items of set item (else -1), named
 	// ident, linked in creation order.
@@ -116,7 +119,9 @@ func (n *node) detach(c *node) {
 	if i := slices.Index(n.children, c); i >= 0 {
 		n.children = slices.Delete(n.children, i, i+1)
 	}
-	if n.index != nil {
+	// A rename replaces an entry by a new one of the same name; the index
+	// then already points at the new one.
+	if n.index != nil && n.index[c.name] == c {
 		delete(n.index, c.name)
 	}
 }
@@ -241,6 +246,7 @@ func (f *memFS) addInput(set *node, it *loader.Item) {
 	}
 	n := f.newNode(name, false)
 	n.ino = &inode{data: it.Data, key: it.Key, id: n.id, nlink: 1, ro: true}
+	n.input = true
 	d.attach(n)
 }
 
@@ -341,6 +347,11 @@ func (f *memFS) addEntry(parent *node, name string, dir bool, ino *inode) (*node
 	if parent.ro {
 		return nil, experimentalsys.EROFS
 	}
+	// A file is at most one output item: a second name under an output
+	// folder would make the host count its bytes twice (docs/ABI.md §6).
+	if ino != nil && ino.items > 0 && f.outSet(parent) >= 0 {
+		return nil, f.fail(wasiEMLINK)
+	}
 	n := f.newNode(name, dir)
 	cost := int64(nodeFee + len(name))
 	if !dir {
@@ -371,15 +382,8 @@ func (f *memFS) addEntry(parent *node, name string, dir bool, ino *inode) (*node
 		return nil, errno
 	}
 	if n.item >= 0 {
-		l := &f.sets[n.item]
-		n.iprev = l.tail
-		if l.tail != nil {
-			l.tail.inext = n
-		} else {
-			l.head = n
-		}
-		l.tail = n
-		f.items++
+		n.iprev, n.inext = f.sets[n.item].tail, nil
+		f.relist(n)
 	}
 	parent.attach(n)
 	if ino != nil {
@@ -388,25 +392,55 @@ func (f *memFS) addEntry(parent *node, name string, dir bool, ino *inode) (*node
 	return n, 0
 }
 
+// unlist takes an item out of its set, keeping what relist needs to put it
+// back where it was.
+func (f *memFS) unlist(n *node) {
+	l := &f.sets[n.item]
+	if n.iprev != nil {
+		n.iprev.inext = n.inext
+	} else {
+		l.head = n.inext
+	}
+	if n.inext != nil {
+		n.inext.iprev = n.iprev
+	} else {
+		l.tail = n.iprev
+	}
+	n.ino.items--
+	f.items--
+}
+
+// relist puts an item into its set between n.iprev and n.inext (undoing
+// unlist; several in reverse order).
+func (f *memFS) relist(n *node) {
+	l := &f.sets[n.item]
+	if n.iprev != nil {
+		n.iprev.inext = n
+	} else {
+		l.head = n
+	}
+	if n.inext != nil {
+		n.inext.iprev = n
+	} else {
+		l.tail = n
+	}
+	n.ino.items++
+	f.items++
+}
+
 // remove takes an entry out of the tree (and its item out of its set).
 func (f *memFS) remove(n *node) {
+	if n.item >= 0 {
+		f.unlist(n)
+	}
+	f.forget(n)
+}
+
+// forget takes an entry that is no longer listed as an item out of the tree.
+func (f *memFS) forget(n *node) {
 	n.parent.detach(n)
 	f.budget += int64(nodeFee + len(n.name) + len(n.ident))
-	if n.item >= 0 {
-		l := &f.sets[n.item]
-		if n.iprev != nil {
-			n.iprev.inext = n.inext
-		} else {
-			l.head = n.inext
-		}
-		if n.inext != nil {
-			n.inext.iprev = n.iprev
-		} else {
-			l.tail = n.iprev
-		}
-		n.iprev, n.inext, n.item, n.ident = nil, nil, -1, ""
-		f.items--
-	}
+	n.iprev, n.inext, n.item, n.ident = nil, nil, -1, ""
 	if n.ino != nil {
 		n.ino.nlink--
 		f.release(n.ino)
@@ -509,7 +543,7 @@ func (f *memFS) Unlink(p string) experimentalsys.Errno {
 		return errno
 	case n.dir:
 		return experimentalsys.EISDIR
-	case n.ino.ro || n.parent.ro:
+	case n.input || n.parent.ro:
 		return experimentalsys.EROFS
 	}
 	f.remove(n)
@@ -562,29 +596,45 @@ func (f *memFS) Link(from, to string) experimentalsys.Errno {
 // Rename moves a file (a folder cannot move: EXDEV, as in hlibc, so output
 // identifiers never change), replacing an existing target. The moved file
 // counts as created now: it becomes the last item of its set.
+//
+// It is all or nothing, as hlibc's: the moving item and a replaced target
+// are set aside (so a rename works at the item limit, and renaming an item
+// onto another name of its own file is no second item), and put back if
+// the new name cannot be made.
 func (f *memFS) Rename(from, to string) experimentalsys.Errno {
 	src, dst, errno := f.sourceAndTarget(from, to)
+	old := dst.node
 	switch {
 	case errno != 0:
 		return errno
-	case src == dst.node:
-		return 0
+	case src == old || (old != nil && src.ino != nil && src.ino == old.ino):
+		return 0 // two names of one file: nothing to do (POSIX)
 	case src.dir:
 		return f.fail(wasiEXDEV)
-	case dst.node != nil && dst.node.dir:
+	case old != nil && old.dir:
 		return experimentalsys.EISDIR
-	case src.ino.ro || src.parent.ro:
+	case src.input || src.parent.ro || (old != nil && old.input):
 		return experimentalsys.EROFS
 	}
-	if dst.node != nil {
-		if errno := f.Unlink(to); errno != 0 {
-			return errno
-		}
+	if src.item >= 0 {
+		f.unlist(src)
+	}
+	if old != nil && old.item >= 0 {
+		f.unlist(old)
 	}
 	if _, errno := f.addEntry(dst.parent, dst.name, false, src.ino); errno != 0 {
+		if old != nil && old.item >= 0 {
+			f.relist(old)
+		}
+		if src.item >= 0 {
+			f.relist(src)
+		}
 		return errno
 	}
-	f.remove(src)
+	if old != nil {
+		f.forget(old)
+	}
+	f.forget(src)
 	return 0
 }
 

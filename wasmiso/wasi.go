@@ -12,7 +12,7 @@ import (
 // wasiFS names the WASI functions that can fail in ways wazero's errno set
 // (experimental/sys) has no name for: a full budget (ENOMEM), too many
 // items (ENOSPC), removing a set folder (EBUSY), renaming a folder
-// (EXDEV). wazero reports those as EIO; wrapped, they report what the file
+// (EXDEV), a second output-item name for one file (EMLINK). wazero reports those as EIO; wrapped, they report what the file
 // system recorded, as hlibc does.
 var wasiFS = map[string]bool{
 	"fd_write": true, "fd_pwrite": true, "fd_filestat_set_size": true, "fd_allocate": true,

@@ -107,10 +107,8 @@ static void inputs(void)
 	 * the file stays read-only. */
 	CHECK(link("/in/a", "/tmp/a") == 0 && stat("/in/a", &st) == 0 && st.st_nlink == 2);
 	FAILS(open("/tmp/a", O_WRONLY), EROFS);
-#ifndef __wasi__ /* WASI: wasmiso/fs.go refuses these yet */
 	CHECK(rename("/tmp/a", "/tmp/a2") == 0 && unlink("/tmp/a2") == 0);
 	CHECK(stat("/in/a", &st) == 0 && st.st_nlink == 1);
-#endif
 	/* In a folder an input set shares with an output set, the input
 	 * files still cannot be removed, renamed or replaced. */
 	if (stat("/stdio/stdin", &st) == 0) {
@@ -248,15 +246,12 @@ static void links(void)
 	struct stat st;
 	int fd;
 	CHECK((fd = open("/out/l1", O_WRONLY | O_CREAT | O_TRUNC, 0644)) >= 0 && write(fd, "L", 1) == 1 && close(fd) == 0);
-#ifndef __wasi__ /* WASI: wasmiso/fs.go does not refuse these yet */
 	/* a second name in an output folder would be a second item */
 	FAILS(link("/out/l1", "/out/l2"), EMLINK);
 	FAILS(link("/out/l1", "/out/sub/l2"), EMLINK);
 	FAILS(stat("/out/l2", &st), ENOENT);
-#endif
 	/* names elsewhere are no items */
 	CHECK(link("/out/l1", "/tmp/l1") == 0 && stat("/out/l1", &st) == 0 && st.st_nlink == 2);
-#ifndef __wasi__
 	/* ... and cannot be moved into an output folder while it is one;
 	 * the target of such a rename stays */
 	FAILS(rename("/tmp/l1", "/out/l3"), EMLINK);
@@ -264,19 +259,16 @@ static void links(void)
 	FAILS(rename("/tmp/l1", "/out/l3"), EMLINK);
 	CHECK(stat("/out/l3", &st) == 0 && st.st_size == 0 && unlink("/out/l3") == 0);
 	CHECK(stat("/tmp/l1", &st) == 0 && st.st_nlink == 2);
-#endif
 	/* renaming the item keeps it one item */
 	CHECK(rename("/out/l1", "/out/l4") == 0 && stat("/out/l4", &st) == 0 && st.st_nlink == 2);
 	CHECK(rename("/out/l4", "/out/sub/l5") == 0 && stat("/tmp/l1", &st) == 0 && st.st_nlink == 2);
 	/* once the file is no item, a name in an output folder makes it one */
 	CHECK(unlink("/out/sub/l5") == 0 && link("/tmp/l1", "/out/l6") == 0);
 	CHECK(unlink("/out/l6") == 0 && unlink("/tmp/l1") == 0);
-#ifndef __wasi__ /* WASI: wasmiso/fs.go removes a name yet */
 	/* rename from one name of a file to another does nothing (POSIX) */
 	CHECK(link("/out/y", "/tmp/y") == 0 && rename("/tmp/y", "/out/y") == 0);
 	CHECK(rename("/out/y", "/tmp/y") == 0 && stat("/out/y", &st) == 0 && st.st_nlink == 2);
 	CHECK(stat("/tmp/y", &st) == 0 && unlink("/tmp/y") == 0);
-#endif
 }
 
 #ifndef __wasi__
