@@ -42,6 +42,7 @@ func Lifecycle(t *testing.T, open Open, spawn proc.Spawn) {
 	t.Run("server_restart", func(t *testing.T) { serverRestart(t, open, spawn) })
 	t.Run("fresh", func(t *testing.T) { fresh(t, open) })
 	t.Run("cancel", func(t *testing.T) { cancel(t, open) })
+	t.Run("cancel_before_supervision", func(t *testing.T) { cancelBeforeSupervision(t, open) })
 	t.Run("stopped_from_outside", func(t *testing.T) { stoppedFromOutside(t, open) })
 	t.Run("expired", func(t *testing.T) { expired(t, open) })
 	t.Run("cpu_limit", func(t *testing.T) { cpuLimit(t, open) })
@@ -378,6 +379,40 @@ func cancel(t *testing.T, open Open) {
 	}
 	if _, _, alive := Stat(pid); alive {
 		t.Errorf("process %d outlived its call", pid)
+	}
+}
+
+// cancelBeforeSupervision: a call canceled (or closed) before its
+// supervisor even looked at the process (for ptrace: before it attached)
+// reports the cancellation, not whatever the supervisor found. OnStart runs
+// between the start and the supervision: it cancels and waits until the
+// killed process is a zombie.
+func cancelBeforeSupervision(t *testing.T, open Open) {
+	var pids []int
+	cancel := func() {}
+	b := mustOpen(t, open, proc.Config{OnStart: func(pid int) {
+		pids = append(pids, pid)
+		cancel()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Microsecond) {
+			if _, state, ok := Stat(pid); !ok || state == 'Z' || time.Now().After(deadline) {
+				return
+			}
+		}
+	}})
+	fn := (&Case{Name: "loop", Code: Loop()}).Load(t, b)
+	for i := range 5 {
+		var ctx context.Context
+		ctx, cancel = context.WithCancel(context.Background())
+		_, err := fn.Run(ctx, nil)
+		cancel()
+		if !errors.Is(err, loader.ErrCanceled) || !errors.Is(err, context.Canceled) {
+			t.Errorf("call %d: want ErrCanceled, got %v", i, err)
+		}
+	}
+	for _, pid := range pids {
+		if _, _, alive := Stat(pid); alive {
+			t.Errorf("process %d outlived its call", pid)
+		}
 	}
 }
 
