@@ -182,6 +182,10 @@ func (c *Call) Reason() error {
 // Wait waits for the process's next state change, ptrace stops included.
 func (c *Call) Wait() (unix.WaitStatus, error) { return wait(c.Pid) }
 
+// WaitStop waits until the process ends or stops (a SIGSTOP from outside:
+// the function cannot send signals), for an untraced process.
+func (c *Call) WaitStop() (unix.WaitStatus, error) { return waitFor(c.Pid, unix.WALL|unix.WUNTRACED) }
+
 // Reap kills the process and waits until it is gone.
 func (c *Call) Reap() (unix.WaitStatus, error) {
 	c.Kill(nil)

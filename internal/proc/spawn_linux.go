@@ -41,10 +41,13 @@ func spawn(path string, argv []string, fd int) (pid, pidfd int, err error) {
 }
 
 // wait waits for the next state change of pid (including ptrace stops).
-func wait(pid int) (unix.WaitStatus, error) {
+func wait(pid int) (unix.WaitStatus, error) { return waitFor(pid, unix.WALL) }
+
+// waitFor waits for a state change of pid that options select.
+func waitFor(pid, options int) (unix.WaitStatus, error) {
 	var ws unix.WaitStatus
 	for {
-		_, err := unix.Wait4(pid, &ws, unix.WALL, nil)
+		_, err := unix.Wait4(pid, &ws, options, nil)
 		if err == unix.EINTR {
 			continue
 		}
