@@ -343,11 +343,13 @@ func checkLimits(t *testing.T, pid int) {
 }
 
 // fresh: every call has a process of its own and memory no earlier call
-// touched.
+// touched. One engine, and before each scan the context the scribble left
+// is back in the pool (proc.Settle): the scan gets exactly that context,
+// scrubbed, which it must find zero everywhere.
 func fresh(t *testing.T, open Open) {
 	var mu sync.Mutex
 	seen := map[int]bool{}
-	b := mustOpen(t, open, proc.Config{OnStart: func(pid int) {
+	b := mustOpen(t, open, proc.Config{Engines: 1, OnStart: func(pid int) {
 		mu.Lock()
 		defer mu.Unlock()
 		if seen[pid] {
@@ -357,17 +359,24 @@ func fresh(t *testing.T, open Open) {
 	}})
 	scribble := (&Case{Name: "scribble", Code: Scribble()}).Load(t, b)
 	scan := (&Case{Name: "scan", Code: Scan()}).Load(t, b)
-	for i := range 10 {
-		for _, fn := range []sandbox.Function{scribble, scan} {
-			outs, err := fn.Run(context.Background(), nil)
-			outs.Release()
-			if err != nil {
-				t.Fatalf("round %d: %v (scan exits 1 when it finds a scribble)", i, err)
-			}
+	run := func(i int, fn sandbox.Function) {
+		outs, err := fn.Run(context.Background(), nil)
+		outs.Release()
+		if err != nil {
+			t.Fatalf("round %d: %v (scan exits 1 when it finds a scribble)", i, err)
 		}
 	}
-	if len(seen) != 20 {
-		t.Errorf("20 calls started %d processes", len(seen))
+	// Round 0 fills the pool: its scribble's context finds it full.
+	for i := range 11 {
+		run(i, scribble)
+		before := proc.Settle(b)
+		run(i, scan)
+		if proc.Settle(b) != before+1 && i > 0 {
+			t.Fatalf("round %d: the scan did not get the scribbled context back, scrubbed", i)
+		}
+	}
+	if len(seen) != 22 {
+		t.Errorf("22 calls started %d processes", len(seen))
 	}
 }
 
