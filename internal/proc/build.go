@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -59,6 +60,26 @@ func StubPath() (string, error) {
 	return stubPath, stubErr
 }
 
+// StubHook selects a test build of the stub that misbehaves on purpose.
+type StubHook int
+
+const (
+	// HookServerDies: after every second clone the stub server kills
+	// itself instead of replying with the child's pid.
+	HookServerDies StubHook = 1
+	// HookServerHangs: after every second clone the stub server waits
+	// forever instead of replying.
+	HookServerHangs StubHook = 2
+)
+
+// TestStub builds (once) a stub with a test hook, for Config.Stub in tests.
+func TestStub(h StubHook) (string, error) {
+	if h != HookServerDies && h != HookServerHangs {
+		return "", fmt.Errorf("proc: unknown stub hook %d", h)
+	}
+	return build("stub.c", CacheDir(), fmt.Sprintf("-DTESSERA_TEST_HOOK=%d", h))
+}
+
 // FloorPath returns the path of the floor program: a static binary built
 // like the stub that only calls exit_group(0). Benchmarks spawn it to
 // measure what any process sandbox must pay at least.
@@ -103,15 +124,16 @@ func compiler() string {
 	return "gcc"
 }
 
-// cachePath returns where Build puts name, and its source.
-func cachePath(name, dir string) (string, []byte, error) {
+// cachePath returns where Build puts name built with cflags and extra, and
+// its source.
+func cachePath(name, dir string, extra ...string) (string, []byte, error) {
 	src, err := sources.ReadFile("stub/" + name)
 	if err != nil {
 		return "", nil, err
 	}
 	h := sha256.New()
 	h.Write(src)
-	for _, f := range cflags {
+	for _, f := range append(slices.Clip(cflags), extra...) {
 		h.Write([]byte{0})
 		h.Write([]byte(f))
 	}
@@ -123,8 +145,11 @@ func cachePath(name, dir string) (string, []byte, error) {
 // named by the SHA-256 of the source and the flags, unless it is already
 // there. Concurrent builders (parallel test binaries) are safe: each writes
 // a temporary file and renames it into place.
-func Build(name, dir string) (string, error) {
-	path, src, err := cachePath(name, dir)
+func Build(name, dir string) (string, error) { return build(name, dir) }
+
+// build is Build with extra compiler flags.
+func build(name, dir string, extra ...string) (string, error) {
+	path, src, err := cachePath(name, dir, extra...)
 	if err != nil {
 		return "", err
 	}
@@ -149,7 +174,7 @@ func Build(name, dir string) (string, error) {
 	}
 	tmp.Close()
 	defer os.Remove(tmp.Name())
-	cmd := exec.Command(cc, append(append([]string{}, cflags...), "-o", tmp.Name(), "-x", "c", "-")...)
+	cmd := exec.Command(cc, append(append(slices.Clip(cflags), extra...), "-o", tmp.Name(), "-x", "c", "-")...)
 	cmd.Stdin = bytes.NewReader(src)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("proc: building %s with %s (set %s to a prebuilt stub on hosts without a C compiler): %v\n%s", name, cc, StubEnv, err, out)

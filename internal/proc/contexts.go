@@ -4,6 +4,7 @@ package proc
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -67,13 +68,16 @@ func newContexts(depth int) *contexts {
 }
 
 // get returns a fresh context of size bytes whose release (by the call and
-// by its outputs, whichever comes last) is asynchronous.
-func (p *contexts) get(size uint64) (*loader.Context, error) {
+// by its outputs, whichever comes last) is asynchronous, and a function
+// that poisons it: a poisoned context is freed when released, never
+// scrubbed or handed out again (a process the host lost track of may map
+// it).
+func (p *contexts) get(size uint64) (*loader.Context, func(), error) {
 	held, left := p.take(size)
 	if held == nil {
 		var err error
 		if held, err = loader.NewContext(size); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if left == 0 {
@@ -89,15 +93,19 @@ func (p *contexts) get(size uint64) (*loader.Context, error) {
 	}
 	// The call's context is a view of the pooled one; when its last
 	// reference goes, the pooled one goes to the reaper.
+	var poisoned atomic.Bool
 	ctx, err := loader.NewContextOn(held.Bytes(), held.Fd(), func() error {
+		if poisoned.Load() {
+			return held.Release()
+		}
 		p.free(held)
 		return nil
 	})
 	if err != nil {
 		held.Release()
-		return nil, err
+		return nil, nil, err
 	}
-	return ctx, nil
+	return ctx, func() { poisoned.Store(true) }, nil
 }
 
 // take pops a ready context of size, and says how many are left.

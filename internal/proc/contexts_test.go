@@ -53,7 +53,7 @@ func TestContextsRecycle(t *testing.T) {
 	// where the last one was unmapped, a new memfd never has an old inode.
 	seen := map[uint64]bool{}
 	for round := range 20 {
-		c, err := p.get(size)
+		c, _, err := p.get(size)
 		if err != nil {
 			t.Fatal(err)
 		}

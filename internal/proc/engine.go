@@ -91,6 +91,7 @@ type Engine struct {
 	mu     sync.Mutex
 	live   map[*Call]struct{}
 	closed bool
+	calls  sync.WaitGroup // calls tracked: Close waits for them
 }
 
 // slot is the right to run one call at a time, with its stub server.
@@ -189,12 +190,7 @@ func (c *Call) WaitStop() (unix.WaitStatus, error) { return waitFor(c.Pid, unix.
 // Reap kills the process and waits until it is gone.
 func (c *Call) Reap() (unix.WaitStatus, error) {
 	c.Kill(nil)
-	for {
-		ws, err := wait(c.Pid)
-		if err != nil || ws.Exited() || ws.Signaled() {
-			return ws, err
-		}
-	}
+	return reap(c.Pid)
 }
 
 // Release lets a stub that waits for its tracer (FlagHandshake) go on.
@@ -216,6 +212,13 @@ func (e *Engine) Run(ctx context.Context, fn *loader.Function, inputs []loader.S
 	if err := CtxError(ctx); err != nil {
 		return nil, err
 	}
+	// Tracked from here until its slot (and the slot's server, after
+	// Close) is given back: Close waits for that.
+	c := &Call{pidfd: -1}
+	if !e.track(c) {
+		return nil, ErrClosed
+	}
+	defer e.untrack(c)
 	var sl *slot
 	select {
 	case sl = <-e.slots:
@@ -230,31 +233,22 @@ func (e *Engine) Run(ctx context.Context, fn *loader.Function, inputs []loader.S
 	if err != nil {
 		return nil, err
 	}
-	lctx, err := e.ctxs.get(fn.ContextSize)
-	if err != nil {
-		return nil, err
-	}
-	defer lctx.Release()
-	l, err := lctx.Setup(fn.Image, inputs, fn.OutputSets, loader.SetupOptions{StackSize: fn.StackSize})
-	if err != nil {
-		return nil, err
-	}
-	p, err := e.params(ctx, fn, l)
-	if err != nil {
-		return nil, err
-	}
-	c := &Call{Ctx: lctx, Layout: l, pidfd: -1}
-	if !e.track(c) {
-		return nil, ErrClosed
-	}
-	defer e.untrack(c)
-	pid, pidfd, err := e.start(sl, p, lctx.Fd())
-	if err != nil {
+	// A fork request whose answer was lost may have left a process on the
+	// call's context (errNoPid): that context is never used again, and the
+	// call starts over with a fresh one and a new server, once.
+	var pid, pidfd int
+	for attempt := 0; ; attempt++ {
+		if pid, pidfd, err = e.launch(ctx, sl, c, fn, inputs); err == nil {
+			break
+		}
 		if e.isClosed() {
 			return nil, ErrClosed
 		}
-		return nil, err
+		if attempt > 0 || !errors.Is(err, errNoPid) || ctx.Err() != nil {
+			return nil, err
+		}
 	}
+	defer c.Ctx.Release()
 	c.mu.Lock()
 	c.Pid, c.pidfd = pid, pidfd
 	closed := e.isClosed()
@@ -273,6 +267,32 @@ func (e *Engine) Run(ctx context.Context, fn *loader.Function, inputs []loader.S
 		return nil, failure
 	}
 	return finish(c, ws)
+}
+
+// launch fills a fresh context for the call and starts its process. On
+// success c has its context and layout; on failure the context is
+// released, poisoned after errNoPid.
+func (e *Engine) launch(ctx context.Context, sl *slot, c *Call, fn *loader.Function, inputs []loader.Set) (pid, pidfd int, err error) {
+	lctx, poison, err := e.ctxs.get(fn.ContextSize)
+	if err != nil {
+		return 0, -1, err
+	}
+	l, err := lctx.Setup(fn.Image, inputs, fn.OutputSets, loader.SetupOptions{StackSize: fn.StackSize})
+	if err == nil {
+		var p *Params
+		if p, err = e.params(ctx, fn, l); err == nil {
+			pid, pidfd, err = e.start(sl, p, lctx)
+		}
+	}
+	if err != nil {
+		if errors.Is(err, errNoPid) {
+			poison()
+		}
+		lctx.Release()
+		return 0, -1, err
+	}
+	c.Ctx, c.Layout = lctx, l
+	return pid, pidfd, nil
 }
 
 // params builds the stub's parameters for one call.
@@ -314,8 +334,11 @@ func (e *Engine) serverFlags() uint64 {
 	return f
 }
 
-// start makes the call's process.
-func (e *Engine) start(sl *slot, p *Params, memfd int) (pid, pidfd int, err error) {
+// start makes the call's process on lctx. After errNoPid the server is
+// abandoned (the child it may have made is found, killed and reaped) and
+// lctx must never be used again.
+func (e *Engine) start(sl *slot, p *Params, lctx *loader.Context) (pid, pidfd int, err error) {
+	memfd := lctx.Fd()
 	if e.spawn == SpawnExec {
 		arg, err := p.Arg()
 		if err != nil {
@@ -339,9 +362,20 @@ func (e *Engine) start(sl *slot, p *Params, memfd int) (pid, pidfd int, err erro
 			}
 		}
 		pid, pidfd, err = sl.srv.fork(b, memfd)
-		if err == nil || attempt > 0 || !errors.Is(err, errServerGone) {
-			return pid, pidfd, err
+		switch {
+		case err == nil:
+			return pid, pidfd, nil
+		case errors.Is(err, errNoPid):
+			if _, aerr := sl.srv.abandon(lctx.Bytes()); aerr != nil {
+				err = fmt.Errorf("%w; %v", err, aerr)
+			}
+			sl.srv = nil
+			return 0, -1, err
+		case attempt > 0 || !errors.Is(err, errServerGone):
+			return 0, -1, err
 		}
+		// The request never reached the server: no child, and the
+		// context is as good as new.
 		e.stopServer(sl)
 	}
 }
@@ -446,6 +480,7 @@ func (e *Engine) track(c *Call) bool {
 		return false
 	}
 	e.live[c] = struct{}{}
+	e.calls.Add(1)
 	return true
 }
 
@@ -453,6 +488,7 @@ func (e *Engine) untrack(c *Call) {
 	e.mu.Lock()
 	delete(e.live, c)
 	e.mu.Unlock()
+	e.calls.Done()
 }
 
 func (e *Engine) isClosed() bool {
@@ -461,8 +497,11 @@ func (e *Engine) isClosed() bool {
 	return e.closed
 }
 
-// Close makes further calls fail with ErrClosed and kills the processes of
-// calls in flight (they return ErrClosed once their process is reaped).
+// Close makes further calls fail with ErrClosed, kills the processes of
+// calls in flight (they return ErrClosed once their process is reaped) and
+// waits until those calls are done: when it returns, no process it made is
+// left, not even one a dying stub server forked without telling. It must
+// not be called from OnStart or a Supervisor.
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	e.closed = true
@@ -489,5 +528,8 @@ func (e *Engine) Close() error {
 	if e.spawner != nil {
 		e.spawner.close()
 	}
+	// A call whose server died with the spawner's thread finds the child
+	// it may have forked and reaps it (start) before it returns.
+	e.calls.Wait()
 	return nil
 }

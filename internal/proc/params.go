@@ -82,6 +82,10 @@ const (
 	RecordSize = 256
 	// HandshakeOffset is where the 32-bit handshake word goes.
 	HandshakeOffset = RecordOffset + RecordSize
+	// PidOffset is where a server's child writes its pid (8 bytes) before
+	// anything else: page 1 of the memfd, which no process but the host
+	// maps, so no function can forge it (server.abandon reads it).
+	PidOffset = loader.PageSize
 )
 
 // Regions computes the mappings of a laid-out context: the guest addresses

@@ -5,6 +5,7 @@ package proc
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -55,6 +56,16 @@ func waitFor(pid, options int) (unix.WaitStatus, error) {
 	}
 }
 
+// reap waits until pid (killed, or about to end) is gone.
+func reap(pid int) (unix.WaitStatus, error) {
+	for {
+		ws, err := wait(pid)
+		if err != nil || ws.Exited() || ws.Signaled() {
+			return ws, err
+		}
+	}
+}
+
 // kill sends SIGKILL through a pidfd, which cannot name a recycled pid.
 func kill(pidfd int) error {
 	err := unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
@@ -64,15 +75,17 @@ func kill(pidfd int) error {
 	return err
 }
 
-// release sets the 32-bit word at mem[off] and wakes a stub waiting on it
-// (FUTEX_WAIT on its own mapping of the same memfd page: a shared futex).
+// release sets the 32-bit word at mem[off] and wakes every stub waiting on
+// it (FUTEX_WAIT on its own mapping of the same memfd page: a shared
+// futex). Only the call's own process should ever wait there; waking all
+// makes sure that it is woken whatever else might.
 func release(mem []byte, off uint64) error {
 	if off > uint64(len(mem))-4 || off%4 != 0 {
 		return fmt.Errorf("proc: handshake word %#x outside the context", off)
 	}
 	p := (*uint32)(unsafe.Pointer(&mem[off]))
 	atomic.StoreUint32(p, 1)
-	_, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(p)), futexWake, 1, 0, 0, 0)
+	_, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(p)), futexWake, math.MaxInt32, 0, 0, 0)
 	if e != 0 {
 		return fmt.Errorf("proc: waking the stub: %w", e)
 	}

@@ -40,6 +40,8 @@ func Lifecycle(t *testing.T, open Open, spawn proc.Spawn) {
 	t.Run("process_state", func(t *testing.T) { processState(t, open) })
 	t.Run("setup_code_gone", func(t *testing.T) { setupCodeGone(t, open, spawn) })
 	t.Run("server_restart", func(t *testing.T) { serverRestart(t, open, spawn) })
+	t.Run("server_dies_after_clone", func(t *testing.T) { serverDiesAfterClone(t, open, spawn) })
+	t.Run("close_while_forking", func(t *testing.T) { closeWhileForking(t, open, spawn) })
 	t.Run("fresh", func(t *testing.T) { fresh(t, open) })
 	t.Run("cancel", func(t *testing.T) { cancel(t, open) })
 	t.Run("cancel_before_supervision", func(t *testing.T) { cancelBeforeSupervision(t, open) })
@@ -322,6 +324,70 @@ func serverRestart(t *testing.T, open Open, spawn proc.Spawn) {
 		if spawn == proc.SpawnServer && killed == 0 {
 			t.Fatal("no stub server to kill")
 		}
+	}
+}
+
+// hookStub builds a stub whose server misbehaves on every second request.
+func hookStub(t *testing.T, spawn proc.Spawn, h proc.StubHook) string {
+	t.Helper()
+	if spawn != proc.SpawnServer {
+		t.Skip("only a stub server forks")
+	}
+	path, err := proc.TestStub(h)
+	if err != nil {
+		t.Skip(err)
+	}
+	return path
+}
+
+// serverDiesAfterClone: a server that dies after its clone, before it
+// replies, leaves a child the host was never told about, on the call's
+// context. The call must still succeed (on a fresh context and a new
+// server), and that child must be gone when it returns: not running, not
+// waiting for a tracer that never comes, not a zombie.
+func serverDiesAfterClone(t *testing.T, open Open, spawn proc.Spawn) {
+	stub := hookStub(t, spawn, proc.HookServerDies)
+	b := mustOpen(t, open, proc.Config{Stub: stub, Engines: 1})
+	echo := (&Case{Name: "echo", Code: Echo(0), Inputs: Inputs, Check: WantOutputs(Inputs[0].Items)})
+	for i := range 6 {
+		// Calls 1, 3 and 5 are each a server's second request.
+		echo.Timeout = time.Minute
+		echo.Run(t, b)
+		if kids := CallChildren(); len(kids) > 0 {
+			t.Fatalf("call %d: processes left behind: %v", i, kids)
+		}
+	}
+}
+
+// closeWhileForking: Close while a server sits on a fork request after its
+// clone. When Close returns, the call has ended (ErrClosed) and no process
+// is left, the child nobody was told about included.
+func closeWhileForking(t *testing.T, open Open, spawn proc.Spawn) {
+	stub := hookStub(t, spawn, proc.HookServerHangs)
+	b, err := open(proc.Config{Stub: stub, Engines: 1})
+	if err != nil {
+		t.Skip(err)
+	}
+	noop := (&Case{Name: "noop", Code: Noop()}).Load(t, b)
+	loop := (&Case{Name: "loop", Code: Loop()}).Load(t, b)
+	if _, err := noop.Run(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := loop.Run(context.Background(), nil); done <- err }()
+	// The server's second request: it forks and hangs. Wait for the child.
+	for deadline := time.Now().Add(10 * time.Second); len(CallChildren()) == 0; time.Sleep(100 * time.Microsecond) {
+		if time.Now().After(deadline) {
+			b.Close()
+			t.Fatal("the server forked no child")
+		}
+	}
+	b.Close()
+	if kids := Children(); len(kids) > 0 {
+		t.Errorf("processes left after Close: %v", kids)
+	}
+	if err := <-done; !errors.Is(err, proc.ErrClosed) {
+		t.Errorf("want ErrClosed, got %v", err)
 	}
 }
 

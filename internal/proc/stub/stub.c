@@ -61,6 +61,8 @@ typedef unsigned char u8;
 
 /* System call numbers (x86-64). */
 #define NR_close 3
+#define NR_pwrite64 18
+#define NR_pause 34
 #define NR_mmap 9
 #define NR_mprotect 10
 #define NR_munmap 11
@@ -139,6 +141,12 @@ typedef unsigned char u8;
 #define MAX_PARAMS 8192
 #define MAX_REGIONS 256
 #define MAX_FILTER 512
+
+/* Where a forked child writes its pid, first thing: page 1 of the memfd,
+ * which no process but the host ever maps (guest memory starts at
+ * MIN_ADDR), so no function can forge it. The host reads it when it cannot
+ * tell whether a fork request made a child (proc.PidOffset). */
+#define PID_OFFSET 4096UL
 
 struct params {
 	u64 magic, flags, size, entry, stack_top;
@@ -351,7 +359,6 @@ static void drop_common(void)
 {
 	i64 err;
 	set_limit(RLIMIT_CORE, 0, 0);
-	set_limit(RLIMIT_FSIZE, 0, 0);
 	if ((err = sys(NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0)))
 		fail(11, err);
 	/* SIGXCPU (the CPU-time backstop) must kill; exec keeps an ignored
@@ -373,6 +380,15 @@ static void __attribute__((noreturn)) child(struct params *p, int fd, int forked
 	struct sock_filter *filter = (struct sock_filter *)(rg + p->nregions);
 	i64 err;
 
+	/* A server's child says who it is before anything else, and before it
+	 * closes the server's socket: a host that lost the server's reply
+	 * reads the socket until every end of it is closed, then finds the
+	 * pid here (server_linux.go, abandon). */
+	if (forked) {
+		i64 pid = sys(NR_getpid, 0, 0, 0);
+		if ((err = sys6(NR_pwrite64, fd, (u64)&pid, sizeof pid, PID_OFFSET, 0, 0)) != sizeof pid)
+			fail(18, err < 0 ? err : 0);
+	}
 	/* A name for ps and the tests: the kernel's copy of argv is wiped. */
 	sys(NR_prctl, PR_SET_NAME, "tessera-call", 0);
 	/* Die with the host: PDEATHSIG (cleared by fork, so set here), then
@@ -408,6 +424,7 @@ static void __attribute__((noreturn)) child(struct params *p, int fd, int forked
 	set_limit(RLIMIT_AS, p->as_limit, p->as_limit);
 	set_limit(RLIMIT_NOFILE, 0, 0);
 	set_limit(RLIMIT_NPROC, 0, 0);
+	set_limit(RLIMIT_FSIZE, 0, 0); /* per call: the pid write above needs it */
 	if (!forked)
 		drop_common();
 
@@ -442,6 +459,25 @@ static void wipe(u64 *sp, char *end)
 {
 	if (end)
 		zero((volatile u8 *)(sp + 1), (u64)(end - (char *)(sp + 1)));
+}
+
+/* Test builds only (proc.TestStub defines TESSERA_TEST_HOOK): after every
+ * second clone the server dies (1) or hangs (2) instead of replying, so
+ * that the tests can check what the host does with a child it was never
+ * told about. */
+static void test_hook(i64 pid)
+{
+#ifdef TESSERA_TEST_HOOK
+	static u64 served;
+	if (pid <= 0 || ++served % 2)
+		return;
+	if (TESSERA_TEST_HOOK == 1)
+		sys(NR_kill, sys(NR_getpid, 0, 0, 0), SIGKILL, 0);
+	for (;;)
+		sys(NR_pause, 0, 0, 0);
+#else
+	(void)pid;
+#endif
 }
 
 /* Send exactly one message on the server socket. */
@@ -502,6 +538,7 @@ static void __attribute__((noreturn)) serve(u64 flags, u64 *sp, char *strings_en
 			pid = sys(NR_clone, CLONE_PARENT | SIGCHLD, 0, 0);
 			if (pid == 0)
 				child(check_params((u64)n, 0), fd, 1);
+			test_hook(pid);
 		}
 		reply(&pid, sizeof pid);
 		/* Off the host's path: the next child must not find this
