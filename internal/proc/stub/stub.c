@@ -90,6 +90,8 @@ typedef unsigned char u8;
 #define PR_SET_PDEATHSIG 1
 #define PR_SET_DUMPABLE 4
 #define PR_SET_NAME 15
+#define PR_SET_TSC 26
+#define PR_TSC_SIGSEGV 2
 #define PR_SET_NO_NEW_PRIVS 38
 #define FUTEX_WAIT 0
 #define SECCOMP_SET_MODE_FILTER 1
@@ -354,13 +356,20 @@ static struct params *check_params(u64 n, int with_filter)
 	return p;
 }
 
-/* What holds for every call: a server does it once, before it forks. */
-static void drop_common(void)
+/* What holds for every call: a server does it once, before it forks (its
+ * children inherit all of it). */
+static void drop_common(u64 flags)
 {
 	i64 err;
 	set_limit(RLIMIT_CORE, 0, 0);
 	if ((err = sys(NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0)))
 		fail(11, err);
+	/* rdtsc and rdtscp fault (CR4.TSD while this process runs): the
+	 * time-stamp counter is a clock fine enough for side channels, and
+	 * differs from run to run. The vDSO's clocks read it, so a process
+	 * that keeps the vDSO (diagnostics) keeps the counter. */
+	if (!(flags & FLAG_KEEP_VDSO) && (err = sys(NR_prctl, PR_SET_TSC, PR_TSC_SIGSEGV, 0)))
+		fail(14, err);
 	/* SIGXCPU (the CPU-time backstop) must kill; exec keeps an ignored
 	 * disposition, so set the default explicitly. */
 	struct ksigaction dfl = {0, SA_RESTORER, (void *)stub_restorer, 0};
@@ -426,7 +435,7 @@ static void __attribute__((noreturn)) child(struct params *p, int fd, int forked
 	set_limit(RLIMIT_NPROC, 0, 0);
 	set_limit(RLIMIT_FSIZE, 0, 0); /* per call: the pid write above needs it */
 	if (!forked)
-		drop_common();
+		drop_common(p->flags);
 
 	/* 3. ptrace mode: the host sets the word after PTRACE_SEIZE. */
 	if (p->flags & FLAG_HANDSHAKE) {
@@ -495,7 +504,7 @@ static void __attribute__((noreturn)) serve(u64 flags, u64 *sp, char *strings_en
 	sys(NR_prctl, PR_SET_NAME, "tessera-serve", 0);
 	if ((err = sys(NR_close_range, 1, ~0U, 0)))
 		fail(50, err);
-	drop_common();
+	drop_common(flags);
 	if (flags & FLAG_SECCOMP_HANDLERS)
 		install_handlers();
 	wipe(sp, strings_end);
