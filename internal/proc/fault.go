@@ -158,9 +158,11 @@ const (
 	gRIP           = 16
 )
 
-// ReadRecord reads the record of a context. Only the stub can write the
-// control page (the function cannot address it); still, callers use a
-// record only when the way the process died says the stub wrote it.
+// ReadRecord reads the record of a context. The function can write the
+// control page too (see RecordOffset), so callers use a record only when
+// the way the process died says the stub wrote it last: death by SIGSYS
+// (seccompiso: the handler rewrote the whole record just before) or by
+// SIGABRT (only the stub raises it, before the function runs).
 func ReadRecord(ctx *loader.Context) (Record, bool) {
 	at := uint64(RecordOffset)
 	var b [8 + 6*4 + 8 + 23*8]byte

@@ -70,11 +70,18 @@ type Params struct {
 }
 
 // The control page is page 0 of the context's memfd. Guest addresses start
-// at loader.MinAddr, so no function can see it; the stub maps it at an
-// address of the kernel's choosing. Host and stub share two things there:
-// the record the stub's handlers (or its failure path) write, and the
-// handshake word of ptrace mode. Guest memory stays exactly as the function
-// left it.
+// at loader.MinAddr, so it is never guest memory: the stub maps it at an
+// address of the kernel's choosing, and guest memory stays exactly as the
+// function left it. Host and stub share two things there: the record the
+// stub's handlers (or its failure path) write, and the handshake word of
+// ptrace mode. It is not out of the function's reach: the stub's cfg page
+// is readable and its first word is the record's address, so a function
+// that finds the stub can read and write the control page. The host
+// trusts a record only after a death the function cannot cause (SIGSYS
+// through the handler, which rewrites every field of the record first;
+// SIGABRT, which only the stub raises before the function runs), and the
+// handshake word only matters before the function runs. Page 1 (PidOffset)
+// is mapped by no process but the host.
 const (
 	// RecordOffset is where the record goes in the control page.
 	RecordOffset = 0

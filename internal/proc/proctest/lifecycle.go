@@ -39,6 +39,7 @@ func Lifecycle(t *testing.T, open Open, spawn proc.Spawn) {
 	}
 	t.Run("process_state", func(t *testing.T) { processState(t, open) })
 	t.Run("setup_code_gone", func(t *testing.T) { setupCodeGone(t, open, spawn) })
+	t.Run("forged_record", func(t *testing.T) { forgedRecord(t, open, spawn) })
 	t.Run("server_restart", func(t *testing.T) { serverRestart(t, open, spawn) })
 	t.Run("server_dies_after_clone", func(t *testing.T) { serverDiesAfterClone(t, open, spawn) })
 	t.Run("close_while_forking", func(t *testing.T) { closeWhileForking(t, open, spawn) })
@@ -224,11 +225,12 @@ func mapRange(s string) (lo, hi uint64) {
 	return lo, hi
 }
 
-// setupCodeGone: the stub's setup code (whose system calls a server's
-// filter lets through) is unmapped before the function runs. A function
-// that knows where it was (children of one server share its layout) and
-// jumps there faults.
-func setupCodeGone(t *testing.T, open Open, spawn proc.Spawn) {
+// serverStub opens a backend with one engine, whose stub server's
+// children (all of them: they share the server's layout) have the stub at
+// the returned base address; syms are the stub's symbols (offsets in the
+// PIE). It runs a loop guest and reads its maps, so it needs root (the
+// process is not dumpable) and the server spawn method.
+func serverStub(t *testing.T, open Open, spawn proc.Spawn) (b sandbox.Backend, base uint64, syms map[string]uint64) {
 	if spawn != proc.SpawnServer {
 		t.Skip("an exec'd stub has a new random layout per call; process_state checks its maps")
 	}
@@ -239,9 +241,9 @@ func setupCodeGone(t *testing.T, open Open, spawn proc.Spawn) {
 	if err != nil {
 		t.Skip(err)
 	}
-	guestOff, gateOff := stubSymbols(t, stub)
+	syms = stubSymbols(t, stub)
 	pids := make(chan int, 1)
-	b := mustOpen(t, open, proc.Config{Engines: 1, OnStart: func(pid int) {
+	b = mustOpen(t, open, proc.Config{Engines: 1, OnStart: func(pid int) {
 		select {
 		case pids <- pid:
 		default:
@@ -267,8 +269,16 @@ func setupCodeGone(t *testing.T, open Open, spawn proc.Spawn) {
 			page, _ = mapRange(f[0])
 		}
 	}
-	base := page - guestOff
-	for _, target := range []uint64{base, base + 0x1000, base + gateOff} {
+	return b, page - syms["stub_guest"], syms
+}
+
+// setupCodeGone: the stub's setup code (whose system calls a server's
+// filter lets through) is unmapped before the function runs. A function
+// that knows where it was (children of one server share its layout) and
+// jumps there faults.
+func setupCodeGone(t *testing.T, open Open, spawn proc.Spawn) {
+	b, base, syms := serverStub(t, open, spawn)
+	for _, target := range []uint64{base, base + 0x1000, base + syms["stub_gate"]} {
 		fn := (&Case{Name: "jump", Code: Code(func(a *Asm) { a.MovImm(RAX, target).JmpReg(RAX) })}).Load(t, b)
 		_, err := fn.Run(context.Background(), nil)
 		var se *proc.SignalError
@@ -278,9 +288,43 @@ func setupCodeGone(t *testing.T, open Open, spawn proc.Spawn) {
 	}
 }
 
-// stubSymbols returns the offsets of the guest page and the gate in the
-// stub (a PIE linked at 0).
-func stubSymbols(t *testing.T, path string) (guest, gate uint64) {
+// forgedRecord: the control page is within a function's reach (the stub's
+// cfg page is readable and holds its address), so a function that knows
+// where the stub is can write a record of its own. The host must report
+// what really happened: it trusts a record only after a death (SIGSYS,
+// SIGABRT) that the function cannot cause itself, and the handler rewrites
+// every field before that death.
+func forgedRecord(t *testing.T, open Open, spawn proc.Spawn) {
+	b, base, syms := serverStub(t, open, spawn)
+	cfg := base + syms["cfg_page"]
+	// forge writes a record at the address in the cfg page's first word: a
+	// blocked call (kind 1) of #99, or a stub failure (kind 3) at step 99.
+	forge := func(a *Asm, kind int32) {
+		a.MovImm(RAX, cfg).Load(RDI, At(RAX, 0))
+		a.StoreImm32(At(RDI, 8), kind)
+		a.StoreImm32(At(RDI, 12), 31)          // signo
+		a.StoreImm32(At(RDI, 20), 0)           // errno
+		a.StoreImm32(At(RDI, 24), 99)          // number or step
+		a.StoreImm32(At(RDI, 28), -0x3fffffc2) // AUDIT_ARCH_X86_64
+		a.MovImm(RAX, 0x3143455241535354).Store(At(RDI, 0), RAX)
+	}
+	exit := prologue()
+	forge(exit, 3)
+	exit.MovImm(RBX, DataAddr)
+	for _, c := range []Case{
+		{Name: "syscall", Code: Code(func(a *Asm) { forge(a, 1); a.MovImm(RAX, 39).Syscall() }),
+			Check: WantSyscall(proc.ArchX8664, 39, "getpid")},
+		{Name: "fault", Code: Code(func(a *Asm) { forge(a, 3); a.Ud2() }),
+			Check: WantSignal(unix.SIGILL, wantInst("ud2"))},
+		{Name: "exit", Code: setExit(exit, 0).Exit(0).Bytes(), Check: WantOutputs(nil)},
+	} {
+		t.Run(c.Name, func(t *testing.T) { c.Run(t, b) })
+	}
+}
+
+// stubSymbols returns the stub's symbols (offsets in the PIE, linked at
+// 0), the guest page, the gate and the cfg page among them.
+func stubSymbols(t *testing.T, path string) map[string]uint64 {
 	f, err := elf.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -290,18 +334,16 @@ func stubSymbols(t *testing.T, path string) (guest, gate uint64) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m := map[string]uint64{}
 	for _, s := range syms {
-		switch s.Name {
-		case "stub_guest":
-			guest = s.Value
-		case "stub_gate":
-			gate = s.Value
+		m[s.Name] = s.Value
+	}
+	for _, name := range []string{"stub_guest", "stub_gate", "cfg_page"} {
+		if m[name] == 0 {
+			t.Fatalf("stub symbol %s not found", name)
 		}
 	}
-	if guest == 0 || gate == 0 {
-		t.Fatal("stub symbols not found")
-	}
-	return guest, gate
+	return m
 }
 
 // serverRestart: a stub server killed from outside is replaced; calls go on.

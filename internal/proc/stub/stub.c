@@ -188,6 +188,11 @@ struct cmsghdr { u64 len; i32 level, type; };
  * What the guest page reads: a page of its own, made read-only before the
  * function runs (the function shares this address space and must not
  * redirect the handlers or the entry). The assembly below uses the offsets.
+ * Read-only is not unreadable: a function that finds this page learns
+ * where the control page is, and can write records there. The host never
+ * believes one unless the process then died of SIGSYS, after the handler
+ * rewrote all of it, or of SIGABRT, which only the stub raises (see
+ * proc.RecordOffset).
  */
 struct cfg {
 	u64 record;    /*  0: address of the record in the control page */
