@@ -212,6 +212,15 @@ func (e *Engine) Run(ctx context.Context, fn *loader.Function, inputs []loader.S
 	if err := CtxError(ctx); err != nil {
 		return nil, err
 	}
+	if e.spawn == SpawnExec {
+		// The exec'd stub dies (PDEATHSIG) when the thread that started
+		// it ends, and Go ends a thread when a goroutine locked to it
+		// exits: the call keeps its thread until its process is reaped,
+		// so that no such goroutine can run there meanwhile. (A server's
+		// children are tied to the spawner's thread instead.)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
 	// Tracked from here until its slot (and the slot's server, after
 	// Close) is given back: Close waits for that.
 	c := &Call{pidfd: -1}

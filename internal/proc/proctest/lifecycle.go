@@ -49,6 +49,7 @@ func Lifecycle(t *testing.T, open Open, spawn proc.Spawn) {
 	t.Run("stopped_from_outside", func(t *testing.T) { stoppedFromOutside(t, open) })
 	t.Run("expired", func(t *testing.T) { expired(t, open) })
 	t.Run("cpu_limit", func(t *testing.T) { cpuLimit(t, open) })
+	t.Run("spawning_thread_exits", func(t *testing.T) { spawningThreadExits(t, open) })
 	t.Run("close", func(t *testing.T) { closeInFlight(t, open) })
 	t.Run("concurrent", func(t *testing.T) { concurrent(t, open) })
 	t.Run("leaks", func(t *testing.T) { leaks(t, open) })
@@ -595,6 +596,28 @@ func cpuLimit(t *testing.T, open Open) {
 	_, err := fn.Run(context.Background(), nil)
 	if !errors.Is(err, loader.ErrTimeout) || !strings.Contains(err.Error(), "RLIMIT_CPU") {
 		t.Errorf("want a CPU time limit error, got %v", err)
+	}
+}
+
+// spawningThreadExits: PDEATHSIG follows the thread that started a
+// process, and Go ends a thread when a goroutine locked to it exits. If a
+// call's goroutine leaves the thread that started its process and that
+// thread ends, the process must live on. With one P, OnStart parks the
+// call's goroutine and lets its thread run a goroutine that ends locked to
+// it (unless the call keeps its thread).
+func spawningThreadExits(t *testing.T, open Open) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	b := mustOpen(t, open, proc.Config{Engines: 1, OnStart: func(int) {
+		done := make(chan struct{})
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread ends with it
+			close(done)
+		}()
+		<-done
+	}})
+	loop := (&Case{Name: "loop", Code: Loop(), Timeout: 300 * time.Millisecond, Check: WantErr(loader.ErrTimeout)})
+	for range 3 {
+		loop.Run(t, b)
 	}
 }
 
