@@ -13,9 +13,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 //go:embed stub/stub.c stub/floor.c
@@ -154,18 +157,18 @@ func build(name, dir string, extra ...string) (string, error) {
 		return "", err
 	}
 	base := strings.TrimSuffix(name, filepath.Ext(name))
-	if err := checkBinary(path); err == nil {
-		return path, nil
-	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("proc: creating the stub cache: %w", err)
 	}
 	// The binary is written here and then executed: nobody else may be
-	// able to swap it in between.
+	// able to swap it, the one already there included.
 	if fi, err := os.Lstat(dir); err != nil {
 		return "", err
 	} else if st, ok := fi.Sys().(*syscall.Stat_t); !fi.IsDir() || fi.Mode().Perm()&0o022 != 0 || !ok || int(st.Uid) != os.Getuid() {
 		return "", fmt.Errorf("proc: the stub cache %s must be a folder of uid %d that nobody else can write to", dir, os.Getuid())
+	}
+	if err := checkBinary(path); err == nil {
+		return path, nil
 	}
 	cc := compiler()
 	tmp, err := os.CreateTemp(dir, base+".tmp-*")
@@ -192,20 +195,85 @@ func build(name, dir string, extra ...string) (string, error) {
 // be a regular executable file owned by us (or root) and writable by nobody
 // else.
 func checkBinary(path string) error {
-	fi, err := os.Lstat(path)
-	if err != nil {
-		return err
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return &os.PathError{Op: "lstat", Path: path, Err: err}
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
+	return checkStat(path, &st)
+}
+
+func checkStat(path string, st *unix.Stat_t) error {
+	perm := st.Mode & 0o777
 	switch {
-	case !fi.Mode().IsRegular():
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
 		return fmt.Errorf("proc: stub %s is not a regular file", path)
-	case fi.Mode().Perm()&0o022 != 0:
-		return fmt.Errorf("proc: stub %s is writable by others (%v)", path, fi.Mode().Perm())
-	case !ok || (int(st.Uid) != os.Getuid() && st.Uid != 0):
+	case perm&0o022 != 0:
+		return fmt.Errorf("proc: stub %s is writable by others (%#o)", path, perm)
+	case int(st.Uid) != os.Getuid() && st.Uid != 0:
 		return fmt.Errorf("proc: stub %s is owned by neither uid %d nor root", path, os.Getuid())
-	case fi.Mode().Perm()&0o100 == 0:
+	case perm&0o100 == 0:
 		return errors.New("proc: stub " + path + " is not executable")
 	}
 	return nil
+}
+
+// stubBin is a stub binary opened once and checked through its descriptor.
+// It is executed through that descriptor (/proc/self/fd/N, which execve
+// resolves to the open file), so whatever the path names later never runs.
+type stubBin struct {
+	fd   int
+	path string // where it was opened, for messages
+	once sync.Once
+}
+
+// openStub opens and checks the stub at path.
+func openStub(path string) (*stubBin, error) {
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	if fd < 3 {
+		// A spawn moves the child's files to 0, 1, 2 before it execs:
+		// the stub's descriptor must not be among them.
+		high, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
+		unix.Close(fd)
+		if err != nil {
+			return nil, fmt.Errorf("proc: stub %s: %w", path, err)
+		}
+		fd = high
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, &os.PathError{Op: "fstat", Path: path, Err: err}
+	}
+	if err := checkStat(path, &st); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return &stubBin{fd: fd, path: path}, nil
+}
+
+// exec is the path to execute: the open file itself.
+func (s *stubBin) exec() string { return "/proc/self/fd/" + strconv.Itoa(s.fd) }
+
+// close closes the descriptor, once; nothing may spawn the stub after.
+func (s *stubBin) close() { s.once.Do(func() { unix.Close(s.fd) }) }
+
+var (
+	defaultOnce sync.Once
+	defaultStub *stubBin
+	defaultErr  error
+)
+
+// openDefaultStub opens the stub StubPath names, once per process: an
+// engine without Config.Stub uses it, and it is never closed.
+func openDefaultStub() (*stubBin, error) {
+	defaultOnce.Do(func() {
+		var path string
+		if path, defaultErr = StubPath(); defaultErr == nil {
+			defaultStub, defaultErr = openStub(path)
+		}
+	})
+	return defaultStub, defaultErr
 }

@@ -78,7 +78,8 @@ var ErrClosed = errors.New("backend closed")
 // stub's path and the filter. Safe for concurrent use.
 type Engine struct {
 	mode     Mode
-	stub     string
+	stub     *stubBin
+	ownStub  bool // Config.Stub: opened for this engine, closed with it
 	filter   *Filter
 	cpuLimit time.Duration
 	keepVDSO bool
@@ -106,12 +107,13 @@ func NewEngine(mode Mode, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	stub := cfg.Stub
-	if stub == "" {
-		if stub, err = StubPath(); err != nil {
-			return nil, err
-		}
-	} else if err := checkBinary(stub); err != nil {
+	var stub *stubBin
+	if cfg.Stub == "" {
+		stub, err = openDefaultStub()
+	} else {
+		stub, err = openStub(cfg.Stub)
+	}
+	if err != nil {
 		return nil, err
 	}
 	n := cfg.Engines
@@ -123,10 +125,13 @@ func NewEngine(mode Mode, cfg Config) (*Engine, error) {
 		lim = DefaultCPULimit
 	}
 	if cfg.Spawn > SpawnExec {
+		if cfg.Stub != "" {
+			stub.close()
+		}
 		return nil, fmt.Errorf("proc: unknown spawn method %v", cfg.Spawn)
 	}
 	e := &Engine{
-		mode: mode, stub: stub, filter: f, cpuLimit: lim, keepVDSO: cfg.KeepVDSO, onStart: cfg.OnStart,
+		mode: mode, stub: stub, ownStub: cfg.Stub != "", filter: f, cpuLimit: lim, keepVDSO: cfg.KeepVDSO, onStart: cfg.OnStart,
 		spawn: cfg.Spawn, slots: make(chan *slot, n), live: map[*Call]struct{}{},
 		ctxs: newContexts(min(n+1, 8)),
 	}
@@ -353,9 +358,9 @@ func (e *Engine) start(sl *slot, p *Params, lctx *loader.Context) (pid, pidfd in
 		if err != nil {
 			return 0, -1, err
 		}
-		pid, pidfd, err = spawn(e.stub, []string{"tessera-stub", arg}, memfd)
+		pid, pidfd, err = spawn(e.stub.exec(), []string{"tessera-stub", arg}, memfd)
 		if err != nil {
-			return 0, -1, fmt.Errorf("proc: starting %s: %w", e.stub, err)
+			return 0, -1, fmt.Errorf("proc: starting %s: %w", e.stub.path, err)
 		}
 		return pid, pidfd, nil
 	}
@@ -402,7 +407,7 @@ func (e *Engine) startServer() (*server, error) {
 	var err error
 	for range 3 {
 		var srv *server
-		if srv, err = startServer(e.spawner, e.stub, e.serverFlags(), e.filter); err == nil || !errors.Is(err, errGateSplit) {
+		if srv, err = startServer(e.spawner, e.stub.exec(), e.serverFlags(), e.filter); err == nil || !errors.Is(err, errGateSplit) {
 			return srv, err
 		}
 	}
@@ -540,5 +545,8 @@ func (e *Engine) Close() error {
 	// A call whose server died with the spawner's thread finds the child
 	// it may have forked and reaps it (start) before it returns.
 	e.calls.Wait()
+	if e.ownStub {
+		e.stub.close() // no call is left to start it
+	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -41,6 +42,7 @@ func Lifecycle(t *testing.T, open Open, spawn proc.Spawn) {
 	t.Run("setup_code_gone", func(t *testing.T) { setupCodeGone(t, open, spawn) })
 	t.Run("forged_record", func(t *testing.T) { forgedRecord(t, open, spawn) })
 	t.Run("server_restart", func(t *testing.T) { serverRestart(t, open, spawn) })
+	t.Run("stub_swapped", func(t *testing.T) { stubSwapped(t, open) })
 	t.Run("server_dies_after_clone", func(t *testing.T) { serverDiesAfterClone(t, open, spawn) })
 	t.Run("close_while_forking", func(t *testing.T) { closeWhileForking(t, open, spawn) })
 	t.Run("fresh", func(t *testing.T) { fresh(t, open) })
@@ -367,6 +369,38 @@ func serverRestart(t *testing.T, open Open, spawn proc.Spawn) {
 		if spawn == proc.SpawnServer && killed == 0 {
 			t.Fatal("no stub server to kill")
 		}
+	}
+}
+
+// stubSwapped: the stub is checked once, when the backend opens it, and
+// every process is started from that same file: replacing what its path
+// names afterwards (with a program that just exits 0) changes nothing.
+func stubSwapped(t *testing.T, open Open) {
+	stub, err := proc.StubPath()
+	if err != nil {
+		t.Skip(err)
+	}
+	floor, err := proc.FloorPath()
+	if err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "stub-copy")
+	for _, f := range []struct{ from, to string }{{stub, path}, {floor, path + ".new"}} {
+		bin, err := os.ReadFile(f.from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f.to, bin, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := mustOpen(t, open, proc.Config{Stub: path, Engines: 1})
+	if err := os.Rename(path+".new", path); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		(&Case{Name: "echo", Code: Echo(0), Inputs: Inputs, Check: WantOutputs(Inputs[0].Items)}).Run(t, b)
 	}
 }
 
