@@ -38,6 +38,10 @@ var cflags = []string{
 	"-Wall", "-Wextra", "-Werror",
 	"-Wl,--build-id=none", "-Wl,-z,noexecstack", "-Wl,-z,norelro",
 	"-Wl,-z,noseparate-code", "-Wl,-z,max-page-size=4096", "-Wl,-z,text",
+	// The control area's layout: Go's constants are the only copy.
+	fmt.Sprintf("-DRECORD_OFFSET=%d", RecordOffset),
+	fmt.Sprintf("-DHANDSHAKE_OFFSET=%d", HandshakeOffset),
+	fmt.Sprintf("-DPID_OFFSET=%d", PidOffset),
 }
 
 // StubEnv names an environment variable that, when set, is the path of a

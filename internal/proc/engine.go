@@ -321,7 +321,7 @@ func (e *Engine) params(ctx context.Context, fn *loader.Function, l *loader.Layo
 	}
 	soft := uint64(math.Ceil(max(cpu.Seconds(), 0))) + 1
 	p := &Params{
-		Size: l.Size, Entry: l.Entry, StackTop: l.StackTop, Record: RecordOffset, Handshake: HandshakeOffset,
+		Size: l.Size, Entry: l.Entry, StackTop: l.StackTop,
 		CPUSoft: soft, CPUHard: soft + 1, ASLimit: l.Size + asSlack, PPid: uint64(os.Getpid()),
 		Regions: regions,
 	}

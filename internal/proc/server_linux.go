@@ -125,13 +125,7 @@ func (s *server) handshake(f *Filter) error {
 	if err != nil {
 		return err
 	}
-	b := make([]byte, 0, len(prog)*filterInsn)
-	for _, in := range prog {
-		b = le.AppendUint16(b, in.Op)
-		b = append(b, in.Jt, in.Jf)
-		b = le.AppendUint32(b, in.K)
-	}
-	if err := s.send(b, nil); err != nil {
+	if err := s.send(appendFilter(nil, prog), nil); err != nil {
 		return err
 	}
 	var ready [8]byte

@@ -144,15 +144,21 @@ typedef unsigned char u8;
 #define MAX_REGIONS 256
 #define MAX_FILTER 512
 
-/* Where a forked child writes its pid, first thing: page 1 of the memfd,
- * which no process but the host ever maps (guest memory starts at
- * MIN_ADDR), so no function can forge it. The host reads it when it cannot
- * tell whether a fork request made a child (proc.PidOffset). */
-#define PID_OFFSET 4096UL
+/*
+ * The control area, pages of the memfd below MIN_ADDR (never guest
+ * memory): the record at RECORD_OFFSET and ptrace's handshake word at
+ * HANDSHAKE_OFFSET in the control page (page 0), which the stub maps; and
+ * at PID_OFFSET, in page 1, which no process but the host ever maps (so no
+ * function can forge it), the pid a forked child writes first thing. The
+ * offsets are proc.RecordOffset, HandshakeOffset and PidOffset, which the
+ * build passes as -D flags: Go holds them, in one place.
+ */
+#if !defined(RECORD_OFFSET) || !defined(HANDSHAKE_OFFSET) || !defined(PID_OFFSET)
+#error "build with internal/proc's Build, which defines the control area's offsets"
+#endif
 
 struct params {
 	u64 magic, flags, size, entry, stack_top;
-	u64 record, handshake; /* offsets in the control page */
 	u64 cpu_soft, cpu_hard, as_limit, ppid, nregions, nfilter;
 	/* then nregions x struct region, then nfilter x struct sock_filter */
 };
@@ -176,6 +182,17 @@ struct record {
 	u64 addr;             /* si_addr / si_call_addr */
 	u64 gregs[23];        /* ucontext gregs, kernel order (REG_R8 .. REG_CR2) */
 };
+/* The assembly below (and proc.ReadRecord) use these offsets. */
+_Static_assert(__builtin_offsetof(struct record, kind) == 8 && __builtin_offsetof(struct record, signo) == 12 &&
+		       __builtin_offsetof(struct record, code) == 16 && __builtin_offsetof(struct record, err) == 20 &&
+		       __builtin_offsetof(struct record, nr) == 24 && __builtin_offsetof(struct record, arch) == 28 &&
+		       __builtin_offsetof(struct record, addr) == 32 && __builtin_offsetof(struct record, gregs) == 40,
+	       "struct record");
+_Static_assert(RECORD_OFFSET % 8 == 0 && RECORD_OFFSET + sizeof(struct record) <= 4096 && HANDSHAKE_OFFSET % 4 == 0 &&
+		       HANDSHAKE_OFFSET + 4 <= 4096 &&
+		       (HANDSHAKE_OFFSET >= RECORD_OFFSET + sizeof(struct record) || HANDSHAKE_OFFSET + 4 <= RECORD_OFFSET) &&
+		       PID_OFFSET % 8 == 0 && PID_OFFSET >= 4096 && PID_OFFSET + 8 <= 0x10000,
+	       "control area");
 
 struct ksigaction { void *handler; u64 flags; void *restorer; u64 mask; };
 struct kstack { void *sp; i32 flags; u64 size; };
@@ -355,8 +372,8 @@ static struct params *check_params(u64 n, int with_filter)
 	    (with_filter != (p->nfilter != 0)) ||
 	    n != sizeof *p + p->nregions * sizeof(struct region) + p->nfilter * sizeof(struct sock_filter))
 		fail(3, 0);
-	if (p->size < MIN_ADDR || p->size > MAX_CONTEXT || p->size % PAGE || p->record > PAGE - sizeof(struct record) ||
-	    p->record % 8 || p->stack_top > p->size || p->entry >= p->size || p->handshake > PAGE - 4 || p->handshake % 4)
+	if (p->size < MIN_ADDR || p->size > MAX_CONTEXT || p->size % PAGE || p->stack_top > p->size ||
+	    p->entry >= p->size)
 		fail(4, 0);
 	return p;
 }
@@ -416,7 +433,7 @@ static void __attribute__((noreturn)) child(struct params *p, int fd, int forked
 	i64 ctl = sys6(NR_mmap, 0, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (ctl < 0)
 		fail(5, ctl);
-	cfg.record = (u64)ctl + p->record;
+	cfg.record = (u64)ctl + RECORD_OFFSET;
 	cfg.mapped = 1;
 	for (u64 i = 0; i < p->nregions; i++) {
 		u64 a = rg[i].addr, len = rg[i].len;
@@ -444,7 +461,7 @@ static void __attribute__((noreturn)) child(struct params *p, int fd, int forked
 
 	/* 3. ptrace mode: the host sets the word after PTRACE_SEIZE. */
 	if (p->flags & FLAG_HANDSHAKE) {
-		volatile u32 *word = (u32 *)(ctl + p->handshake);
+		volatile u32 *word = (u32 *)(ctl + HANDSHAKE_OFFSET);
 		while (*word == 0)
 			sys6(NR_futex, (u64)word, FUTEX_WAIT, 0, 0, 0, 0);
 	}
