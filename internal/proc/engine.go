@@ -38,6 +38,11 @@ type Config struct {
 	OnStart func(pid int)
 	// Spawn chooses how each call's process is made (default SpawnServer).
 	Spawn Spawn
+	// MaxContextSize is the largest context a function may ask for; a
+	// call of a function that wants more fails with ErrContextTooLarge.
+	// 0 means loader.MaxContextSize (64 GiB). The memfd is sparse, but a
+	// function may touch all of it.
+	MaxContextSize uint64
 }
 
 // Spawn is how an engine gets a brand-new process for a call.
@@ -74,6 +79,10 @@ const asSlack = 16 << 20
 // ErrClosed is returned by Run after Close.
 var ErrClosed = errors.New("backend closed")
 
+// ErrContextTooLarge: the function asks for a larger context than the
+// engine allows (Config.MaxContextSize).
+var ErrContextTooLarge = errors.New("context larger than the backend allows")
+
 // Engine runs calls in fresh stub processes. It holds what is built once: the
 // stub's path and the filter. Safe for concurrent use.
 type Engine struct {
@@ -82,6 +91,7 @@ type Engine struct {
 	ownStub  bool // Config.Stub: opened for this engine, closed with it
 	filter   *Filter
 	cpuLimit time.Duration
+	maxCtx   uint64
 	keepVDSO bool
 	onStart  func(pid int)
 	spawn    Spawn
@@ -124,14 +134,21 @@ func NewEngine(mode Mode, cfg Config) (*Engine, error) {
 	if lim <= 0 {
 		lim = DefaultCPULimit
 	}
-	if cfg.Spawn > SpawnExec {
+	if cfg.Spawn > SpawnExec || cfg.MaxContextSize > loader.MaxContextSize {
 		if cfg.Stub != "" {
 			stub.close()
 		}
-		return nil, fmt.Errorf("proc: unknown spawn method %v", cfg.Spawn)
+		if cfg.Spawn > SpawnExec {
+			return nil, fmt.Errorf("proc: unknown spawn method %v", cfg.Spawn)
+		}
+		return nil, fmt.Errorf("proc: MaxContextSize %#x is above loader.MaxContextSize (%#x)", cfg.MaxContextSize, uint64(loader.MaxContextSize))
+	}
+	maxCtx := cfg.MaxContextSize
+	if maxCtx == 0 {
+		maxCtx = loader.MaxContextSize
 	}
 	e := &Engine{
-		mode: mode, stub: stub, ownStub: cfg.Stub != "", filter: f, cpuLimit: lim, keepVDSO: cfg.KeepVDSO, onStart: cfg.OnStart,
+		mode: mode, stub: stub, ownStub: cfg.Stub != "", filter: f, cpuLimit: lim, maxCtx: maxCtx, keepVDSO: cfg.KeepVDSO, onStart: cfg.OnStart,
 		spawn: cfg.Spawn, slots: make(chan *slot, n), live: map[*Call]struct{}{},
 		ctxs: newContexts(min(n+1, 8)),
 	}
@@ -242,6 +259,9 @@ func (e *Engine) Run(ctx context.Context, fn *loader.Function, inputs []loader.S
 	defer e.putSlot(sl)
 	if fn == nil || fn.Image == nil {
 		return nil, errors.New("proc: no function")
+	}
+	if fn.ContextSize > e.maxCtx {
+		return nil, fmt.Errorf("proc: %w: %s needs a %#x-byte context, the backend allows %#x", ErrContextTooLarge, fn.Name, fn.ContextSize, e.maxCtx)
 	}
 	inputs, err := fn.MatchInputs(inputs)
 	if err != nil {
