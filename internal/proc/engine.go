@@ -99,10 +99,11 @@ type Engine struct {
 	ctxs     *contexts
 	spawner  *spawner // SpawnServer: the thread that starts the servers
 
-	mu     sync.Mutex
-	live   map[*Call]struct{}
-	closed bool
-	calls  sync.WaitGroup // calls tracked: Close waits for them
+	mu      sync.Mutex
+	live    map[*Call]struct{}
+	servers map[*server]struct{} // running stub servers: Close kills them
+	closed  bool
+	calls   sync.WaitGroup // calls tracked: Close waits for them
 }
 
 // slot is the right to run one call at a time, with its stub server.
@@ -149,7 +150,7 @@ func NewEngine(mode Mode, cfg Config) (*Engine, error) {
 	}
 	e := &Engine{
 		mode: mode, stub: stub, ownStub: cfg.Stub != "", filter: f, cpuLimit: lim, maxCtx: maxCtx, keepVDSO: cfg.KeepVDSO, onStart: cfg.OnStart,
-		spawn: cfg.Spawn, slots: make(chan *slot, n), live: map[*Call]struct{}{},
+		spawn: cfg.Spawn, slots: make(chan *slot, n), live: map[*Call]struct{}{}, servers: map[*server]struct{}{},
 		ctxs: newContexts(min(n+1, 8)),
 	}
 	for range n {
@@ -400,6 +401,7 @@ func (e *Engine) start(sl *slot, p *Params, lctx *loader.Context) (pid, pidfd in
 		case err == nil:
 			return pid, pidfd, nil
 		case errors.Is(err, errNoPid):
+			e.dropServer(sl.srv)
 			if _, aerr := sl.srv.abandon(lctx.Bytes()); aerr != nil {
 				err = fmt.Errorf("%w; %v", err, aerr)
 			}
@@ -427,15 +429,37 @@ func (e *Engine) startServer() (*server, error) {
 	var err error
 	for range 3 {
 		var srv *server
-		if srv, err = startServer(e.spawner, e.stub.exec(), e.serverFlags(), e.filter); err == nil || !errors.Is(err, errGateSplit) {
-			return srv, err
+		if srv, err = startServer(e.spawner, e.stub.exec(), e.serverFlags(), e.filter); err == nil {
+			e.mu.Lock()
+			closed := e.closed
+			if !closed {
+				e.servers[srv] = struct{}{}
+			}
+			e.mu.Unlock()
+			if closed {
+				srv.close()
+				return nil, ErrClosed
+			}
+			return srv, nil
+		}
+		if !errors.Is(err, errGateSplit) {
+			return nil, err
 		}
 	}
 	return nil, err
 }
 
+// dropServer forgets a server that is about to be closed: Close no longer
+// kills it (its pidfd is about to go).
+func (e *Engine) dropServer(s *server) {
+	e.mu.Lock()
+	delete(e.servers, s)
+	e.mu.Unlock()
+}
+
 func (e *Engine) stopServer(sl *slot) {
 	if sl.srv != nil {
+		e.dropServer(sl.srv)
 		sl.srv.close()
 		sl.srv = nil
 	}
@@ -543,14 +567,20 @@ func (e *Engine) Close() error {
 	for c := range e.live {
 		live = append(live, c)
 	}
+	// Every server dies now; a busy one may be forking a call's child,
+	// which its call then finds (start). Not left to PDEATHSIG when the
+	// spawner's thread ends: Go does not end the main thread, so that
+	// thread may never end.
+	for s := range e.servers {
+		kill(s.pidfd)
+	}
 	e.mu.Unlock()
 	for _, c := range live {
 		c.Kill(ErrClosed)
 	}
 	e.ctxs.close()
-	// Idle slots give up their servers now, busy ones when their call
-	// returns them (putSlot). Closing the spawner's thread kills (by
-	// PDEATHSIG) whatever server or process is still alive.
+	// Idle slots give up (reap) their servers now, busy ones when their
+	// call returns them (putSlot).
 	for range cap(e.slots) {
 		select {
 		case sl := <-e.slots:
@@ -562,8 +592,8 @@ func (e *Engine) Close() error {
 	if e.spawner != nil {
 		e.spawner.close()
 	}
-	// A call whose server died with the spawner's thread finds the child
-	// it may have forked and reaps it (start) before it returns.
+	// A call whose server was killed while it forked finds the child it
+	// may have made, and reaps it (start), before it returns.
 	e.calls.Wait()
 	if e.ownStub {
 		e.stub.close() // no call is left to start it

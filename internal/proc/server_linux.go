@@ -43,7 +43,8 @@ type server struct {
 // the processes it forks (CLONE_PARENT makes them ours) get SIGKILL when
 // the thread that started the server exits (PDEATHSIG follows threads), so
 // that thread must live as long as the engine: it is locked and parked
-// here, and exits (taking any stragglers with it) when the engine closes.
+// here, and ends when the engine closes (unless it is the main thread,
+// which Go never ends: Engine.Close kills what it started itself).
 type spawner struct {
 	mu     sync.Mutex
 	jobs   chan func()
