@@ -52,6 +52,7 @@ func Lifecycle(t *testing.T, open Open, spawn proc.Spawn) {
 	t.Run("expired", func(t *testing.T) { expired(t, open) })
 	t.Run("cpu_limit", func(t *testing.T) { cpuLimit(t, open) })
 	t.Run("spawning_thread_exits", func(t *testing.T) { spawningThreadExits(t, open) })
+	t.Run("keep_vdso", func(t *testing.T) { keepVDSO(t, open) })
 	t.Run("close", func(t *testing.T) { closeInFlight(t, open) })
 	t.Run("concurrent", func(t *testing.T) { concurrent(t, open) })
 	t.Run("leaks", func(t *testing.T) { leaks(t, open) })
@@ -653,6 +654,14 @@ func spawningThreadExits(t *testing.T, open Open) {
 	for range 3 {
 		loop.Run(t, b)
 	}
+}
+
+// keepVDSO: the diagnostics mode that keeps the vDSO (whose clocks read
+// the time-stamp counter) keeps rdtsc working too; the suite's rdtsc case
+// checks that it faults otherwise.
+func keepVDSO(t *testing.T, open Open) {
+	b := mustOpen(t, open, proc.Config{KeepVDSO: true})
+	(&Case{Name: "rdtsc", Code: Code(func(a *Asm) { a.Rdtsc() }), Check: WantExit(afterForbidden, nil)}).Run(t, b)
 }
 
 func closeInFlight(t *testing.T, open Open) {

@@ -378,20 +378,19 @@ static struct params *check_params(u64 n, int with_filter)
 	return p;
 }
 
+/* FLAG_KEEP_VDSO of the server or the exec'd stub (forked children inherit
+ * it with the rest of memory). */
+static u64 keep_vdso;
+
 /* What holds for every call: a server does it once, before it forks (its
  * children inherit all of it). */
 static void drop_common(u64 flags)
 {
 	i64 err;
+	keep_vdso = flags & FLAG_KEEP_VDSO;
 	set_limit(RLIMIT_CORE, 0, 0);
 	if ((err = sys(NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0)))
 		fail(11, err);
-	/* rdtsc and rdtscp fault (CR4.TSD while this process runs): the
-	 * time-stamp counter is a clock fine enough for side channels, and
-	 * differs from run to run. The vDSO's clocks read it, so a process
-	 * that keeps the vDSO (diagnostics) keeps the counter. */
-	if (!(flags & FLAG_KEEP_VDSO) && (err = sys(NR_prctl, PR_SET_TSC, PR_TSC_SIGSEGV, 0)))
-		fail(14, err);
 	/* SIGXCPU (the CPU-time backstop) must kill; exec keeps an ignored
 	 * disposition, so set the default explicitly. */
 	struct ksigaction dfl = {0, SA_RESTORER, (void *)stub_restorer, 0};
@@ -467,6 +466,15 @@ static void __attribute__((noreturn)) child(struct params *p, int fd, int forked
 	}
 
 	/* 4. Point of no return. */
+	/* rdtsc and rdtscp fault from here on (CR4.TSD while this process
+	 * runs): the time-stamp counter is a clock fine enough for side
+	 * channels, and differs from run to run. Set per call, this late,
+	 * because every switch to or from a process with it set rewrites CR4,
+	 * which costs a VM exit on a nested host (docs/process-backends.md);
+	 * the vDSO's clocks read the counter, so a process that keeps the vDSO
+	 * (diagnostics) keeps the counter. */
+	if (!keep_vdso && (err = sys(NR_prctl, PR_SET_TSC, PR_TSC_SIGSEGV, 0)))
+		fail(14, err);
 	if ((err = sys(NR_prctl, PR_SET_DUMPABLE, 0, 0)))
 		fail(15, err);
 	static struct sock_fprog prog;
