@@ -58,8 +58,10 @@ const options = unix.PTRACE_O_EXITKILL | unix.PTRACE_O_TRACESECCOMP
 func supervise(c *proc.Call) (unix.WaitStatus, error) {
 	if err := seize(c.Pid, options); err != nil {
 		ws, _ := c.Reap()
-		if died(ws) {
-			return ws, nil // the stub failed before we attached; proc explains it
+		if died(ws) || c.Reason() != nil {
+			// The stub failed before we attached, or the host killed the
+			// process (cancellation, deadline, Close): proc explains it.
+			return ws, nil
 		}
 		return ws, fmt.Errorf("ptraceiso: attaching to the function's process: %w", err)
 	}

@@ -24,12 +24,15 @@
 // itself, last.
 //
 // A trapped call reaches the stub's SIGSYS handler (on an alternate stack),
-// which writes what the kernel reported into the context's control page,
-// which no function can address, and then makes another refused call with
-// SIGSYS blocked, so the process dies of SIGSYS: nothing a function can do
-// by itself kills it that way, so a host that sees it knows the record came
-// from the handler. Faults take the same route; a sysenter (#UD on AMD) is
-// reported as the system call it attempted.
+// which writes all of what the kernel reported into the context's control
+// page, and then makes another refused call with SIGSYS blocked, so the
+// process dies of SIGSYS: nothing a function can do by itself kills it that
+// way, so a host that sees it knows the record came from the handler (a
+// function that finds the stub can write the control page too, but the
+// handler rewrites the whole record before that death, and no other death
+// makes the host read it). Faults take the same route; a sysenter (#UD on
+// AMD) is reported as the system call it attempted, and rdtsc or rdtscp
+// (made to fault) as a refused instruction.
 //
 // The exit status comes from exit_code in the system data, as the ABI says,
 // never from the process. A deadline kills the process (loader.ErrTimeout);

@@ -46,12 +46,19 @@ func New(cfg Config) (*Runner, error) {
 
 // supervise waits for the process to end. Death by SIGSYS can only come from
 // the filter, through the stub's handler, which wrote the record last (see
-// stub.c); every other ending is explained by proc's common rules.
+// stub.c); every other ending is explained by proc's common rules. A
+// process stopped from outside (SIGSTOP: the function cannot send signals)
+// would never end by itself: it is killed and the call reports the stop.
 func supervise(c *proc.Call) (unix.WaitStatus, error) {
-	ws, err := c.Wait()
+	ws, err := c.WaitStop()
 	if err != nil {
 		ws, _ = c.Reap()
 		return ws, fmt.Errorf("seccompiso: waiting for the function's process: %w", err)
+	}
+	if ws.Stopped() {
+		sig := ws.StopSignal()
+		ws, _ = c.Reap()
+		return ws, fmt.Errorf("seccompiso: the function's process was stopped from outside (%s)", unix.SignalName(sig))
 	}
 	if ws.Signaled() && ws.Signal() == unix.SIGSYS {
 		if rec, ok := proc.ReadRecord(c.Ctx); ok {

@@ -10,7 +10,7 @@ import (
 
 func init() {
 	register("ptrace", func(o Options) (sandbox.Backend, error) {
-		r, err := ptraceiso.New(ptraceiso.Config{Engines: o.Engines})
+		r, err := ptraceiso.New(ptraceiso.Config{Engines: o.Engines, MaxContextSize: processMaxContext(o)})
 		if err != nil {
 			return nil, err
 		}

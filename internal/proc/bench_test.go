@@ -6,10 +6,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"tessera/bench"
 	"tessera/internal/proc"
 	"tessera/internal/proc/proctest"
 	"tessera/internal/sandbox"
@@ -94,17 +95,35 @@ func BenchmarkColdStart(b *testing.B) {
 				}
 				lat = append(lat, time.Since(t0))
 			}
-			b.ReportMetric(percentile(lat, 0.5), "p50-µs")
-			b.ReportMetric(percentile(lat, 0.99), "p99-µs")
+			report(b, []string{name}, [][]time.Duration{lat})
 		})
 	}
 }
 
-// percentile returns the p-th percentile of d in µs.
-func percentile(d []time.Duration, p float64) float64 {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return float64(s[min(len(s)-1, int(float64(len(s))*p))].Nanoseconds()) / 1e3
+// report summarises the latencies of each named kind with sandboxbench's
+// own statistics (package bench) and reports its p50 and p99 in µs, and
+// the ratio of each p50 to the floor's when the floor is among them.
+func report(b *testing.B, names []string, lat [][]time.Duration) {
+	rep := &bench.Report{}
+	for i, name := range names {
+		t := &bench.Target{System: name, Kind: bench.KindBackend, Floor: "floor", Function: "noop"}
+		if name == "floor" {
+			t.Kind, t.Floor = bench.KindFloor, ""
+		}
+		res := &bench.Result{Target: t}
+		for _, d := range lat[i] {
+			res.Samples = append(res.Samples, bench.Sample{Total: d})
+		}
+		rep.Results = append(rep.Results, res)
+	}
+	for _, m := range rep.Measurements() {
+		switch {
+		case m.Stat == "p50" || m.Stat == "p99":
+			b.ReportMetric(m.Value, m.System+"-"+m.Stat+"-µs")
+		case strings.HasPrefix(m.Stat, "ratio: "):
+			b.ReportMetric(m.Value, m.System+"/floor-p50")
+		}
+	}
 }
 
 // settle is a pause (spinning, so that no CPU goes idle) after each cold
@@ -144,13 +163,6 @@ func BenchmarkColdStartInterleaved(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	floor := percentile(lat[0], 0.5)
-	for i, name := range names {
-		b.ReportMetric(percentile(lat[i], 0.5), name+"-p50-µs")
-		b.ReportMetric(percentile(lat[i], 0.99), name+"-p99-µs")
-		if i > 0 {
-			b.ReportMetric(percentile(lat[i], 0.5)/floor, name+"/floor-p50")
-		}
-	}
+	report(b, names, lat)
 	b.ReportMetric(0, "ns/op")
 }

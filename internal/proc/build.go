@@ -12,9 +12,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 //go:embed stub/stub.c stub/floor.c
@@ -34,6 +38,10 @@ var cflags = []string{
 	"-Wall", "-Wextra", "-Werror",
 	"-Wl,--build-id=none", "-Wl,-z,noexecstack", "-Wl,-z,norelro",
 	"-Wl,-z,noseparate-code", "-Wl,-z,max-page-size=4096", "-Wl,-z,text",
+	// The control area's layout: Go's constants are the only copy.
+	fmt.Sprintf("-DRECORD_OFFSET=%d", RecordOffset),
+	fmt.Sprintf("-DHANDSHAKE_OFFSET=%d", HandshakeOffset),
+	fmt.Sprintf("-DPID_OFFSET=%d", PidOffset),
 }
 
 // StubEnv names an environment variable that, when set, is the path of a
@@ -57,6 +65,26 @@ func StubPath() (string, error) {
 		stubPath, stubErr = Build("stub.c", CacheDir())
 	})
 	return stubPath, stubErr
+}
+
+// StubHook selects a test build of the stub that misbehaves on purpose.
+type StubHook int
+
+const (
+	// HookServerDies: after every second clone the stub server kills
+	// itself instead of replying with the child's pid.
+	HookServerDies StubHook = 1
+	// HookServerHangs: after every second clone the stub server waits
+	// forever instead of replying.
+	HookServerHangs StubHook = 2
+)
+
+// TestStub builds (once) a stub with a test hook, for Config.Stub in tests.
+func TestStub(h StubHook) (string, error) {
+	if h != HookServerDies && h != HookServerHangs {
+		return "", fmt.Errorf("proc: unknown stub hook %d", h)
+	}
+	return build("stub.c", CacheDir(), fmt.Sprintf("-DTESSERA_TEST_HOOK=%d", h))
 }
 
 // FloorPath returns the path of the floor program: a static binary built
@@ -103,15 +131,16 @@ func compiler() string {
 	return "gcc"
 }
 
-// cachePath returns where Build puts name, and its source.
-func cachePath(name, dir string) (string, []byte, error) {
+// cachePath returns where Build puts name built with cflags and extra, and
+// its source.
+func cachePath(name, dir string, extra ...string) (string, []byte, error) {
 	src, err := sources.ReadFile("stub/" + name)
 	if err != nil {
 		return "", nil, err
 	}
 	h := sha256.New()
 	h.Write(src)
-	for _, f := range cflags {
+	for _, f := range append(slices.Clip(cflags), extra...) {
 		h.Write([]byte{0})
 		h.Write([]byte(f))
 	}
@@ -123,24 +152,27 @@ func cachePath(name, dir string) (string, []byte, error) {
 // named by the SHA-256 of the source and the flags, unless it is already
 // there. Concurrent builders (parallel test binaries) are safe: each writes
 // a temporary file and renames it into place.
-func Build(name, dir string) (string, error) {
-	path, src, err := cachePath(name, dir)
+func Build(name, dir string) (string, error) { return build(name, dir) }
+
+// build is Build with extra compiler flags.
+func build(name, dir string, extra ...string) (string, error) {
+	path, src, err := cachePath(name, dir, extra...)
 	if err != nil {
 		return "", err
 	}
 	base := strings.TrimSuffix(name, filepath.Ext(name))
-	if err := checkBinary(path); err == nil {
-		return path, nil
-	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("proc: creating the stub cache: %w", err)
 	}
 	// The binary is written here and then executed: nobody else may be
-	// able to swap it in between.
+	// able to swap it, the one already there included.
 	if fi, err := os.Lstat(dir); err != nil {
 		return "", err
 	} else if st, ok := fi.Sys().(*syscall.Stat_t); !fi.IsDir() || fi.Mode().Perm()&0o022 != 0 || !ok || int(st.Uid) != os.Getuid() {
 		return "", fmt.Errorf("proc: the stub cache %s must be a folder of uid %d that nobody else can write to", dir, os.Getuid())
+	}
+	if err := checkBinary(path); err == nil {
+		return path, nil
 	}
 	cc := compiler()
 	tmp, err := os.CreateTemp(dir, base+".tmp-*")
@@ -149,7 +181,7 @@ func Build(name, dir string) (string, error) {
 	}
 	tmp.Close()
 	defer os.Remove(tmp.Name())
-	cmd := exec.Command(cc, append(append([]string{}, cflags...), "-o", tmp.Name(), "-x", "c", "-")...)
+	cmd := exec.Command(cc, append(append(slices.Clip(cflags), extra...), "-o", tmp.Name(), "-x", "c", "-")...)
 	cmd.Stdin = bytes.NewReader(src)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("proc: building %s with %s (set %s to a prebuilt stub on hosts without a C compiler): %v\n%s", name, cc, StubEnv, err, out)
@@ -167,20 +199,85 @@ func Build(name, dir string) (string, error) {
 // be a regular executable file owned by us (or root) and writable by nobody
 // else.
 func checkBinary(path string) error {
-	fi, err := os.Lstat(path)
-	if err != nil {
-		return err
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return &os.PathError{Op: "lstat", Path: path, Err: err}
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
+	return checkStat(path, &st)
+}
+
+func checkStat(path string, st *unix.Stat_t) error {
+	perm := st.Mode & 0o777
 	switch {
-	case !fi.Mode().IsRegular():
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
 		return fmt.Errorf("proc: stub %s is not a regular file", path)
-	case fi.Mode().Perm()&0o022 != 0:
-		return fmt.Errorf("proc: stub %s is writable by others (%v)", path, fi.Mode().Perm())
-	case !ok || (int(st.Uid) != os.Getuid() && st.Uid != 0):
+	case perm&0o022 != 0:
+		return fmt.Errorf("proc: stub %s is writable by others (%#o)", path, perm)
+	case int(st.Uid) != os.Getuid() && st.Uid != 0:
 		return fmt.Errorf("proc: stub %s is owned by neither uid %d nor root", path, os.Getuid())
-	case fi.Mode().Perm()&0o100 == 0:
+	case perm&0o100 == 0:
 		return errors.New("proc: stub " + path + " is not executable")
 	}
 	return nil
+}
+
+// stubBin is a stub binary opened once and checked through its descriptor.
+// It is executed through that descriptor (/proc/self/fd/N, which execve
+// resolves to the open file), so whatever the path names later never runs.
+type stubBin struct {
+	fd   int
+	path string // where it was opened, for messages
+	once sync.Once
+}
+
+// openStub opens and checks the stub at path.
+func openStub(path string) (*stubBin, error) {
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	if fd < 3 {
+		// A spawn moves the child's files to 0, 1, 2 before it execs:
+		// the stub's descriptor must not be among them.
+		high, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
+		unix.Close(fd)
+		if err != nil {
+			return nil, fmt.Errorf("proc: stub %s: %w", path, err)
+		}
+		fd = high
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, &os.PathError{Op: "fstat", Path: path, Err: err}
+	}
+	if err := checkStat(path, &st); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return &stubBin{fd: fd, path: path}, nil
+}
+
+// exec is the path to execute: the open file itself.
+func (s *stubBin) exec() string { return "/proc/self/fd/" + strconv.Itoa(s.fd) }
+
+// close closes the descriptor, once; nothing may spawn the stub after.
+func (s *stubBin) close() { s.once.Do(func() { unix.Close(s.fd) }) }
+
+var (
+	defaultOnce sync.Once
+	defaultStub *stubBin
+	defaultErr  error
+)
+
+// openDefaultStub opens the stub StubPath names, once per process: an
+// engine without Config.Stub uses it, and it is never closed.
+func openDefaultStub() (*stubBin, error) {
+	defaultOnce.Do(func() {
+		var path string
+		if path, defaultErr = StubPath(); defaultErr == nil {
+			defaultStub, defaultErr = openStub(path)
+		}
+	})
+	return defaultStub, defaultErr
 }

@@ -7,7 +7,49 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
+
+// An open stub is checked and run through its descriptor: what its path
+// names afterwards does not matter.
+func TestOpenStub(t *testing.T) {
+	path := testStub(t)
+	dir := t.TempDir()
+	own := filepath.Join(dir, "stub")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(own, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err := openStub(own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	var st1, st2 unix.Stat_t
+	if err := unix.Stat(own, &st1); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(dir, "stub"), filepath.Join(dir, "old")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(own, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Stat(s.exec(), &st2); err != nil || st2.Ino != st1.Ino {
+		t.Errorf("%s is inode %d (%v), want the opened stub's %d", s.exec(), st2.Ino, err, st1.Ino)
+	}
+	for _, bad := range []os.FileMode{0o777, 0o644} {
+		os.Chmod(filepath.Join(dir, "old"), bad)
+		if s, err := openStub(filepath.Join(dir, "old")); err == nil {
+			s.close()
+			t.Errorf("mode %v: accepted", bad)
+		}
+	}
+}
 
 func TestBuildCache(t *testing.T) {
 	if _, err := StubPath(); err != nil {
@@ -47,6 +89,21 @@ func TestBuildCache(t *testing.T) {
 	os.Chmod(shared, 0o777)
 	if _, err := Build("floor.c", shared); err == nil {
 		t.Error("a world-writable cache folder was used")
+	}
+	// ... even when it already holds a binary that looks right: anyone
+	// could have put it there.
+	if err := os.Chmod(a, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := cachePath("floor.c", shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(a, want); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := Build("floor.c", shared); err == nil {
+		t.Errorf("a binary in a world-writable cache folder was used: %s", p)
 	}
 	if _, err := Build("nonexistent.c", dir); err == nil {
 		t.Error("built a source that does not exist")

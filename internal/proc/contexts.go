@@ -4,6 +4,7 @@ package proc
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -35,6 +36,13 @@ type contexts struct {
 
 	refill chan uint64          // sizes to top up; closed by close
 	dead   chan *loader.Context // contexts to free; closed by close
+
+	// For tests (see settle): refills and contexts to scrub asked for and
+	// not done yet, and how many gets were served by a scrubbed context.
+	pending  int
+	settled  *sync.Cond // on mu: pending went to 0
+	recycled map[*loader.Context]bool
+	reused   uint64
 }
 
 // maxSizes bounds how many context sizes are kept ready at once.
@@ -50,20 +58,26 @@ func newContexts(depth int) *contexts {
 		ready:  map[uint64][]*loader.Context{},
 		refill: make(chan uint64, 16),
 		dead:   make(chan *loader.Context, 256),
+
+		recycled: map[*loader.Context]bool{},
 	}
+	p.settled = sync.NewCond(&p.mu)
 	go p.filler()
 	go p.reaper()
 	return p
 }
 
 // get returns a fresh context of size bytes whose release (by the call and
-// by its outputs, whichever comes last) is asynchronous.
-func (p *contexts) get(size uint64) (*loader.Context, error) {
+// by its outputs, whichever comes last) is asynchronous, and a function
+// that poisons it: a poisoned context is freed when released, never
+// scrubbed or handed out again (a process the host lost track of may map
+// it).
+func (p *contexts) get(size uint64) (*loader.Context, func(), error) {
 	held, left := p.take(size)
 	if held == nil {
 		var err error
 		if held, err = loader.NewContext(size); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if left == 0 {
@@ -71,6 +85,7 @@ func (p *contexts) get(size uint64) (*loader.Context, error) {
 		if !p.closed {
 			select {
 			case p.refill <- size:
+				p.pending++
 			default: // the filler is busy; the next call asks again
 			}
 		}
@@ -78,15 +93,19 @@ func (p *contexts) get(size uint64) (*loader.Context, error) {
 	}
 	// The call's context is a view of the pooled one; when its last
 	// reference goes, the pooled one goes to the reaper.
+	var poisoned atomic.Bool
 	ctx, err := loader.NewContextOn(held.Bytes(), held.Fd(), func() error {
+		if poisoned.Load() {
+			return held.Release()
+		}
 		p.free(held)
 		return nil
 	})
 	if err != nil {
 		held.Release()
-		return nil, err
+		return nil, nil, err
 	}
-	return ctx, nil
+	return ctx, func() { poisoned.Store(true) }, nil
 }
 
 // take pops a ready context of size, and says how many are left.
@@ -99,6 +118,10 @@ func (p *contexts) take(size uint64) (*loader.Context, int) {
 	}
 	c := q[len(q)-1]
 	p.ready[size] = q[:len(q)-1]
+	if p.recycled[c] {
+		delete(p.recycled, c)
+		p.reused++
+	}
 	return c, len(q) - 1
 }
 
@@ -109,6 +132,7 @@ func (p *contexts) free(c *loader.Context) {
 		select {
 		case p.dead <- c:
 			queued = true
+			p.pending++
 		default: // the reaper is behind: pay here rather than pile up
 		}
 	}
@@ -131,14 +155,15 @@ func (p *contexts) filler() {
 			if err != nil {
 				break // get creates one inline and reports the error
 			}
-			p.put(size, c)
+			p.put(size, c, false)
 		}
+		p.done()
 	}
 }
 
-// put adds a ready context, unless enough are ready; it forgets the least
-// recently used size when there are too many.
-func (p *contexts) put(size uint64, c *loader.Context) {
+// put adds a ready context (a scrubbed one if recycled), unless enough are
+// ready; it forgets the least recently used size when there are too many.
+func (p *contexts) put(size uint64, c *loader.Context, recycled bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed || len(p.ready[size]) >= p.depth {
@@ -146,6 +171,9 @@ func (p *contexts) put(size uint64, c *loader.Context) {
 		return
 	}
 	p.ready[size] = append(p.ready[size], c)
+	if recycled {
+		p.recycled[c] = true
+	}
 	for i, s := range p.sizes {
 		if s == size {
 			p.sizes = append(p.sizes[:i], p.sizes[i+1:]...)
@@ -157,6 +185,7 @@ func (p *contexts) put(size uint64, c *loader.Context) {
 		old := p.sizes[0]
 		p.sizes = p.sizes[1:]
 		for _, c := range p.ready[old] {
+			delete(p.recycled, c)
 			c.Release() // rare: a fifth size in use
 		}
 		delete(p.ready, old)
@@ -166,11 +195,34 @@ func (p *contexts) put(size uint64, c *loader.Context) {
 func (p *contexts) reaper() {
 	for c := range p.dead {
 		if scrub(c) {
-			p.put(c.Size(), c)
+			p.put(c.Size(), c, true)
 		} else {
 			c.Release()
 		}
+		p.done()
 	}
+}
+
+// done ends a piece of background work (a refill, or a context to scrub).
+func (p *contexts) done() {
+	p.mu.Lock()
+	if p.pending--; p.pending == 0 {
+		p.settled.Broadcast()
+	}
+	p.mu.Unlock()
+}
+
+// settle waits until the background work asked for so far is done (every
+// context released has been scrubbed and put back, or freed; every refill
+// made), and returns how many gets were served by a scrubbed context.
+// Tests use it to know which context the next call gets.
+func (p *contexts) settle() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.pending > 0 {
+		p.settled.Wait()
+	}
+	return p.reused
 }
 
 // scrub zeroes every page a used context's memfd holds, unless they add up
@@ -218,6 +270,7 @@ func (p *contexts) close() {
 		all = append(all, q...)
 	}
 	p.ready = map[uint64][]*loader.Context{}
+	p.recycled = map[*loader.Context]bool{}
 	close(p.refill)
 	close(p.dead) // the reaper frees what was queued, then stops
 	p.mu.Unlock()

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"tessera/loader"
 )
 
@@ -47,9 +49,11 @@ func TestContextsRecycle(t *testing.T) {
 	p := newContexts(2)
 	defer p.close()
 	const size = 2 << 20
-	seen := map[*byte]bool{}
+	// A context is known by its memfd's inode: a new mapping may well land
+	// where the last one was unmapped, a new memfd never has an old inode.
+	seen := map[uint64]bool{}
 	for round := range 20 {
-		c, err := p.get(size)
+		c, _, err := p.get(size)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,7 +61,11 @@ func TestContextsRecycle(t *testing.T) {
 		if !bytes.Equal(mem, make([]byte, size)) {
 			t.Fatalf("round %d: context not zero", round)
 		}
-		seen[&mem[0]] = true
+		var st unix.Stat_t
+		if err := unix.Fstat(c.Fd(), &st); err != nil {
+			t.Fatal(err)
+		}
+		seen[st.Ino] = true
 		// Write everywhere on even rounds (too much to scrub), a little on
 		// odd ones.
 		step := loader.PageSize

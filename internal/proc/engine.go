@@ -38,6 +38,11 @@ type Config struct {
 	OnStart func(pid int)
 	// Spawn chooses how each call's process is made (default SpawnServer).
 	Spawn Spawn
+	// MaxContextSize is the largest context a function may ask for; a
+	// call of a function that wants more fails with ErrContextTooLarge.
+	// 0 means loader.MaxContextSize (64 GiB). The memfd is sparse, but a
+	// function may touch all of it.
+	MaxContextSize uint64
 }
 
 // Spawn is how an engine gets a brand-new process for a call.
@@ -74,13 +79,19 @@ const asSlack = 16 << 20
 // ErrClosed is returned by Run after Close.
 var ErrClosed = errors.New("backend closed")
 
+// ErrContextTooLarge: the function asks for a larger context than the
+// engine allows (Config.MaxContextSize).
+var ErrContextTooLarge = errors.New("context larger than the backend allows")
+
 // Engine runs calls in fresh stub processes. It holds what is built once: the
 // stub's path and the filter. Safe for concurrent use.
 type Engine struct {
 	mode     Mode
-	stub     string
+	stub     *stubBin
+	ownStub  bool // Config.Stub: opened for this engine, closed with it
 	filter   *Filter
 	cpuLimit time.Duration
+	maxCtx   uint64
 	keepVDSO bool
 	onStart  func(pid int)
 	spawn    Spawn
@@ -88,9 +99,11 @@ type Engine struct {
 	ctxs     *contexts
 	spawner  *spawner // SpawnServer: the thread that starts the servers
 
-	mu     sync.Mutex
-	live   map[*Call]struct{}
-	closed bool
+	mu      sync.Mutex
+	live    map[*Call]struct{}
+	servers map[*server]struct{} // running stub servers: Close kills them
+	closed  bool
+	calls   sync.WaitGroup // calls tracked: Close waits for them
 }
 
 // slot is the right to run one call at a time, with its stub server.
@@ -105,12 +118,13 @@ func NewEngine(mode Mode, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	stub := cfg.Stub
-	if stub == "" {
-		if stub, err = StubPath(); err != nil {
-			return nil, err
-		}
-	} else if err := checkBinary(stub); err != nil {
+	var stub *stubBin
+	if cfg.Stub == "" {
+		stub, err = openDefaultStub()
+	} else {
+		stub, err = openStub(cfg.Stub)
+	}
+	if err != nil {
 		return nil, err
 	}
 	n := cfg.Engines
@@ -121,12 +135,22 @@ func NewEngine(mode Mode, cfg Config) (*Engine, error) {
 	if lim <= 0 {
 		lim = DefaultCPULimit
 	}
-	if cfg.Spawn > SpawnExec {
-		return nil, fmt.Errorf("proc: unknown spawn method %v", cfg.Spawn)
+	if cfg.Spawn > SpawnExec || cfg.MaxContextSize > loader.MaxContextSize {
+		if cfg.Stub != "" {
+			stub.close()
+		}
+		if cfg.Spawn > SpawnExec {
+			return nil, fmt.Errorf("proc: unknown spawn method %v", cfg.Spawn)
+		}
+		return nil, fmt.Errorf("proc: MaxContextSize %#x is above loader.MaxContextSize (%#x)", cfg.MaxContextSize, uint64(loader.MaxContextSize))
+	}
+	maxCtx := cfg.MaxContextSize
+	if maxCtx == 0 {
+		maxCtx = loader.MaxContextSize
 	}
 	e := &Engine{
-		mode: mode, stub: stub, filter: f, cpuLimit: lim, keepVDSO: cfg.KeepVDSO, onStart: cfg.OnStart,
-		spawn: cfg.Spawn, slots: make(chan *slot, n), live: map[*Call]struct{}{},
+		mode: mode, stub: stub, ownStub: cfg.Stub != "", filter: f, cpuLimit: lim, maxCtx: maxCtx, keepVDSO: cfg.KeepVDSO, onStart: cfg.OnStart,
+		spawn: cfg.Spawn, slots: make(chan *slot, n), live: map[*Call]struct{}{}, servers: map[*server]struct{}{},
 		ctxs: newContexts(min(n+1, 8)),
 	}
 	for range n {
@@ -182,15 +206,14 @@ func (c *Call) Reason() error {
 // Wait waits for the process's next state change, ptrace stops included.
 func (c *Call) Wait() (unix.WaitStatus, error) { return wait(c.Pid) }
 
+// WaitStop waits until the process ends or stops (a SIGSTOP from outside:
+// the function cannot send signals), for an untraced process.
+func (c *Call) WaitStop() (unix.WaitStatus, error) { return waitFor(c.Pid, unix.WALL|unix.WUNTRACED) }
+
 // Reap kills the process and waits until it is gone.
 func (c *Call) Reap() (unix.WaitStatus, error) {
 	c.Kill(nil)
-	for {
-		ws, err := wait(c.Pid)
-		if err != nil || ws.Exited() || ws.Signaled() {
-			return ws, err
-		}
-	}
+	return reap(c.Pid)
 }
 
 // Release lets a stub that waits for its tracer (FlagHandshake) go on.
@@ -212,6 +235,22 @@ func (e *Engine) Run(ctx context.Context, fn *loader.Function, inputs []loader.S
 	if err := CtxError(ctx); err != nil {
 		return nil, err
 	}
+	if e.spawn == SpawnExec {
+		// The exec'd stub dies (PDEATHSIG) when the thread that started
+		// it ends, and Go ends a thread when a goroutine locked to it
+		// exits: the call keeps its thread until its process is reaped,
+		// so that no such goroutine can run there meanwhile. (A server's
+		// children are tied to the spawner's thread instead.)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
+	// Tracked from here until its slot (and the slot's server, after
+	// Close) is given back: Close waits for that.
+	c := &Call{pidfd: -1}
+	if !e.track(c) {
+		return nil, ErrClosed
+	}
+	defer e.untrack(c)
 	var sl *slot
 	select {
 	case sl = <-e.slots:
@@ -222,35 +261,29 @@ func (e *Engine) Run(ctx context.Context, fn *loader.Function, inputs []loader.S
 	if fn == nil || fn.Image == nil {
 		return nil, errors.New("proc: no function")
 	}
+	if fn.ContextSize > e.maxCtx {
+		return nil, fmt.Errorf("proc: %w: %s needs a %#x-byte context, the backend allows %#x", ErrContextTooLarge, fn.Name, fn.ContextSize, e.maxCtx)
+	}
 	inputs, err := fn.MatchInputs(inputs)
 	if err != nil {
 		return nil, err
 	}
-	lctx, err := e.ctxs.get(fn.ContextSize)
-	if err != nil {
-		return nil, err
-	}
-	defer lctx.Release()
-	l, err := lctx.Setup(fn.Image, inputs, fn.OutputSets, loader.SetupOptions{StackSize: fn.StackSize})
-	if err != nil {
-		return nil, err
-	}
-	p, err := e.params(ctx, fn, l)
-	if err != nil {
-		return nil, err
-	}
-	c := &Call{Ctx: lctx, Layout: l, pidfd: -1}
-	if !e.track(c) {
-		return nil, ErrClosed
-	}
-	defer e.untrack(c)
-	pid, pidfd, err := e.start(sl, p, lctx.Fd())
-	if err != nil {
+	// A fork request whose answer was lost may have left a process on the
+	// call's context (errNoPid): that context is never used again, and the
+	// call starts over with a fresh one and a new server, once.
+	var pid, pidfd int
+	for attempt := 0; ; attempt++ {
+		if pid, pidfd, err = e.launch(ctx, sl, c, fn, inputs); err == nil {
+			break
+		}
 		if e.isClosed() {
 			return nil, ErrClosed
 		}
-		return nil, err
+		if attempt > 0 || !errors.Is(err, errNoPid) || ctx.Err() != nil {
+			return nil, err
+		}
 	}
+	defer c.Ctx.Release()
 	c.mu.Lock()
 	c.Pid, c.pidfd = pid, pidfd
 	closed := e.isClosed()
@@ -271,6 +304,32 @@ func (e *Engine) Run(ctx context.Context, fn *loader.Function, inputs []loader.S
 	return finish(c, ws)
 }
 
+// launch fills a fresh context for the call and starts its process. On
+// success c has its context and layout; on failure the context is
+// released, poisoned after errNoPid.
+func (e *Engine) launch(ctx context.Context, sl *slot, c *Call, fn *loader.Function, inputs []loader.Set) (pid, pidfd int, err error) {
+	lctx, poison, err := e.ctxs.get(fn.ContextSize)
+	if err != nil {
+		return 0, -1, err
+	}
+	l, err := lctx.Setup(fn.Image, inputs, fn.OutputSets, loader.SetupOptions{StackSize: fn.StackSize})
+	if err == nil {
+		var p *Params
+		if p, err = e.params(ctx, fn, l); err == nil {
+			pid, pidfd, err = e.start(sl, p, lctx)
+		}
+	}
+	if err != nil {
+		if errors.Is(err, errNoPid) {
+			poison()
+		}
+		lctx.Release()
+		return 0, -1, err
+	}
+	c.Ctx, c.Layout = lctx, l
+	return pid, pidfd, nil
+}
+
 // params builds the stub's parameters for one call.
 func (e *Engine) params(ctx context.Context, fn *loader.Function, l *loader.Layout) (*Params, error) {
 	regions, err := Regions(fn.Image, l)
@@ -283,7 +342,7 @@ func (e *Engine) params(ctx context.Context, fn *loader.Function, l *loader.Layo
 	}
 	soft := uint64(math.Ceil(max(cpu.Seconds(), 0))) + 1
 	p := &Params{
-		Size: l.Size, Entry: l.Entry, StackTop: l.StackTop, Record: RecordOffset, Handshake: HandshakeOffset,
+		Size: l.Size, Entry: l.Entry, StackTop: l.StackTop,
 		CPUSoft: soft, CPUHard: soft + 1, ASLimit: l.Size + asSlack, PPid: uint64(os.Getpid()),
 		Regions: regions,
 	}
@@ -310,16 +369,19 @@ func (e *Engine) serverFlags() uint64 {
 	return f
 }
 
-// start makes the call's process.
-func (e *Engine) start(sl *slot, p *Params, memfd int) (pid, pidfd int, err error) {
+// start makes the call's process on lctx. After errNoPid the server is
+// abandoned (the child it may have made is found, killed and reaped) and
+// lctx must never be used again.
+func (e *Engine) start(sl *slot, p *Params, lctx *loader.Context) (pid, pidfd int, err error) {
+	memfd := lctx.Fd()
 	if e.spawn == SpawnExec {
 		arg, err := p.Arg()
 		if err != nil {
 			return 0, -1, err
 		}
-		pid, pidfd, err = spawn(e.stub, []string{"tessera-stub", arg}, memfd)
+		pid, pidfd, err = spawn(e.stub.exec(), []string{"tessera-stub", arg}, memfd)
 		if err != nil {
-			return 0, -1, fmt.Errorf("proc: starting %s: %w", e.stub, err)
+			return 0, -1, fmt.Errorf("proc: starting %s: %w", e.stub.path, err)
 		}
 		return pid, pidfd, nil
 	}
@@ -335,9 +397,21 @@ func (e *Engine) start(sl *slot, p *Params, memfd int) (pid, pidfd int, err erro
 			}
 		}
 		pid, pidfd, err = sl.srv.fork(b, memfd)
-		if err == nil || attempt > 0 || !errors.Is(err, errServerGone) {
-			return pid, pidfd, err
+		switch {
+		case err == nil:
+			return pid, pidfd, nil
+		case errors.Is(err, errNoPid):
+			e.dropServer(sl.srv)
+			if _, aerr := sl.srv.abandon(lctx.Bytes()); aerr != nil {
+				err = fmt.Errorf("%w; %v", err, aerr)
+			}
+			sl.srv = nil
+			return 0, -1, err
+		case attempt > 0 || !errors.Is(err, errServerGone):
+			return 0, -1, err
 		}
+		// The request never reached the server: no child, and the
+		// context is as good as new.
 		e.stopServer(sl)
 	}
 }
@@ -355,15 +429,37 @@ func (e *Engine) startServer() (*server, error) {
 	var err error
 	for range 3 {
 		var srv *server
-		if srv, err = startServer(e.spawner, e.stub, e.serverFlags(), e.filter); err == nil || !errors.Is(err, errGateSplit) {
-			return srv, err
+		if srv, err = startServer(e.spawner, e.stub.exec(), e.serverFlags(), e.filter); err == nil {
+			e.mu.Lock()
+			closed := e.closed
+			if !closed {
+				e.servers[srv] = struct{}{}
+			}
+			e.mu.Unlock()
+			if closed {
+				srv.close()
+				return nil, ErrClosed
+			}
+			return srv, nil
+		}
+		if !errors.Is(err, errGateSplit) {
+			return nil, err
 		}
 	}
 	return nil, err
 }
 
+// dropServer forgets a server that is about to be closed: Close no longer
+// kills it (its pidfd is about to go).
+func (e *Engine) dropServer(s *server) {
+	e.mu.Lock()
+	delete(e.servers, s)
+	e.mu.Unlock()
+}
+
 func (e *Engine) stopServer(sl *slot) {
 	if sl.srv != nil {
+		e.dropServer(sl.srv)
 		sl.srv.close()
 		sl.srv = nil
 	}
@@ -442,6 +538,7 @@ func (e *Engine) track(c *Call) bool {
 		return false
 	}
 	e.live[c] = struct{}{}
+	e.calls.Add(1)
 	return true
 }
 
@@ -449,6 +546,7 @@ func (e *Engine) untrack(c *Call) {
 	e.mu.Lock()
 	delete(e.live, c)
 	e.mu.Unlock()
+	e.calls.Done()
 }
 
 func (e *Engine) isClosed() bool {
@@ -457,8 +555,11 @@ func (e *Engine) isClosed() bool {
 	return e.closed
 }
 
-// Close makes further calls fail with ErrClosed and kills the processes of
-// calls in flight (they return ErrClosed once their process is reaped).
+// Close makes further calls fail with ErrClosed, kills the processes of
+// calls in flight (they return ErrClosed once their process is reaped) and
+// waits until those calls are done: when it returns, no process it made is
+// left, not even one a dying stub server forked without telling. It must
+// not be called from OnStart or a Supervisor.
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	e.closed = true
@@ -466,14 +567,20 @@ func (e *Engine) Close() error {
 	for c := range e.live {
 		live = append(live, c)
 	}
+	// Every server dies now; a busy one may be forking a call's child,
+	// which its call then finds (start). Not left to PDEATHSIG when the
+	// spawner's thread ends: Go does not end the main thread, so that
+	// thread may never end.
+	for s := range e.servers {
+		kill(s.pidfd)
+	}
 	e.mu.Unlock()
 	for _, c := range live {
 		c.Kill(ErrClosed)
 	}
 	e.ctxs.close()
-	// Idle slots give up their servers now, busy ones when their call
-	// returns them (putSlot). Closing the spawner's thread kills (by
-	// PDEATHSIG) whatever server or process is still alive.
+	// Idle slots give up (reap) their servers now, busy ones when their
+	// call returns them (putSlot).
 	for range cap(e.slots) {
 		select {
 		case sl := <-e.slots:
@@ -484,6 +591,12 @@ func (e *Engine) Close() error {
 	}
 	if e.spawner != nil {
 		e.spawner.close()
+	}
+	// A call whose server was killed while it forked finds the child it
+	// may have made, and reaps it (start), before it returns.
+	e.calls.Wait()
+	if e.ownStub {
+		e.stub.close() // no call is left to start it
 	}
 	return nil
 }

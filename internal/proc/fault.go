@@ -59,11 +59,24 @@ func syscallInst(inst x86asm.Inst) (Arch, string, bool) {
 	return "", "", false
 }
 
+// refusedInst tells whether inst is one the sandbox makes fault on purpose
+// (#GP, so SIGSEGV with SI_KERNEL): rdtsc and rdtscp, under PR_SET_TSC.
+func refusedInst(inst x86asm.Inst) (string, bool) {
+	switch inst.Op {
+	case x86asm.RDTSC:
+		return "rdtsc", true
+	case x86asm.RDTSCP:
+		return "rdtscp", true
+	}
+	return "", false
+}
+
 // Fault turns a fault signal into the error the caller sees. A system call
 // instruction that the CPU refused (sysenter is #UD on AMD in 64-bit mode;
 // int $0x80 is #GP without IA32 emulation) is still a system call the
 // function tried: it becomes a *SyscallError. Everything else is a
-// *SignalError with the instruction decoded from the context.
+// *SignalError with the instruction decoded from the context; for rdtsc
+// and rdtscp, which the sandbox refuses, its Detail says so.
 func Fault(ctx *loader.Context, sig syscall.Signal, code int32, addr uint64, r Regs) error {
 	mem := ctx.Bytes()
 	if sig == unix.SIGTRAP && code == siKernel && r.RIP > 0 && r.RIP <= uint64(len(mem)) && mem[r.RIP-1] == 0xcc {
@@ -93,6 +106,10 @@ func Fault(ctx *loader.Context, sig syscall.Signal, code int32, addr uint64, r R
 	e := &SignalError{Signal: sig, Code: code, Addr: addr, RIP: r.RIP}
 	if ok {
 		e.Inst = x86asm.GNUSyntax(inst, r.RIP, nil)
+		if name, is := refusedInst(inst); is && sig == unix.SIGSEGV && code == siKernel {
+			e.Detail = "refused instruction " + name + ": the time-stamp counter is not readable in the sandbox"
+			return e
+		}
 	}
 	if l := ctx.Layout(); l != nil && sig == unix.SIGSEGV {
 		switch {
@@ -141,9 +158,11 @@ const (
 	gRIP           = 16
 )
 
-// ReadRecord reads the record of a context. Only the stub can write the
-// control page (the function cannot address it); still, callers use a
-// record only when the way the process died says the stub wrote it.
+// ReadRecord reads the record of a context. The function can write the
+// control page too (see RecordOffset), so callers use a record only when
+// the way the process died says the stub wrote it last: death by SIGSYS
+// (seccompiso: the handler rewrote the whole record just before) or by
+// SIGABRT (only the stub raises it, before the function runs).
 func ReadRecord(ctx *loader.Context) (Record, bool) {
 	at := uint64(RecordOffset)
 	var b [8 + 6*4 + 8 + 23*8]byte

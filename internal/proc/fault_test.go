@@ -58,6 +58,23 @@ func TestFaultRefusedSyscallInstructions(t *testing.T) {
 	}
 }
 
+// rdtsc and rdtscp fault with #GP (SIGSEGV, SI_KERNEL) under PR_SET_TSC:
+// named as refused instructions; any other fault there is just a fault.
+func TestFaultRefusedTSC(t *testing.T) {
+	// rdtsc at 0x10000, rdtscp at 0x10002.
+	ctx := context1M(t, []byte{0x0f, 0x31, 0x0f, 0x01, 0xf9})
+	var sig *SignalError
+	for rip, name := range map[uint64]string{0x10000: "rdtsc", 0x10002: "rdtscp"} {
+		err := Fault(ctx, unix.SIGSEGV, siKernel, 0, Regs{RIP: rip})
+		if !errors.As(err, &sig) || !errors.Is(err, loader.ErrFault) || sig.Inst != name || !strings.Contains(err.Error(), "refused instruction "+name) {
+			t.Errorf("%s: %v", name, err)
+		}
+		if err := Fault(ctx, unix.SIGSEGV, 2, rip, Regs{RIP: rip}); strings.Contains(err.Error(), "refused") {
+			t.Errorf("%s, fetch fault: %v", name, err)
+		}
+	}
+}
+
 func TestFaultDetails(t *testing.T) {
 	ctx := context1M(t, []byte{0xcc, 0x90})
 	l := ctx.Layout()

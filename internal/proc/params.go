@@ -17,7 +17,7 @@ import (
 // mirrored by struct params in stub/stub.c.
 const (
 	paramsMagic  = 0x3130425554535354 // "TSSTUB01"
-	paramsHeader = 13 * 8
+	paramsHeader = 11 * 8
 	regionSize   = 3 * 8
 	filterInsn   = 8
 
@@ -32,8 +32,8 @@ const (
 	// write a Record (seccompiso).
 	FlagSeccompHandlers = 1 << iota
 	// FlagHandshake makes the stub wait for the host to set the word at
-	// Params.Handshake before it installs the filter (ptraceiso: the tracer
-	// must be attached before the first traced system call).
+	// HandshakeOffset before it jumps to the function (ptraceiso: the
+	// tracer must be attached before the first traced system call).
 	FlagHandshake
 	// FlagKeepVDSO leaves the vDSO mapped (diagnostics only).
 	FlagKeepVDSO
@@ -55,26 +55,35 @@ type Region struct {
 
 // Params is everything the stub needs to know about a call.
 type Params struct {
-	Flags     uint64
-	Size      uint64 // context size
-	Entry     uint64
-	StackTop  uint64
-	Record    uint64 // offset in the control page of the Record
-	Handshake uint64 // offset in the control page of the handshake word
-	CPUSoft   uint64 // RLIMIT_CPU in seconds: SIGXCPU
-	CPUHard   uint64 // RLIMIT_CPU hard limit: SIGKILL
-	ASLimit   uint64 // RLIMIT_AS in bytes
-	PPid      uint64 // the host's pid: the process must be its child
-	Regions   []Region
-	Filter    []bpf.RawInstruction // installed by an exec'd stub; empty for a server's child
+	Flags    uint64
+	Size     uint64 // context size
+	Entry    uint64
+	StackTop uint64
+	CPUSoft  uint64 // RLIMIT_CPU in seconds: SIGXCPU
+	CPUHard  uint64 // RLIMIT_CPU hard limit: SIGKILL
+	ASLimit  uint64 // RLIMIT_AS in bytes
+	PPid     uint64 // the host's pid: the process must be its child
+	Regions  []Region
+	Filter   []bpf.RawInstruction // installed by an exec'd stub; empty for a server's child
 }
 
+// The control area is the memfd's pages below loader.MinAddr. The stub is
+// built with these offsets (build.go passes them to the compiler), so they
+// exist only here.
+//
 // The control page is page 0 of the context's memfd. Guest addresses start
-// at loader.MinAddr, so no function can see it; the stub maps it at an
-// address of the kernel's choosing. Host and stub share two things there:
-// the record the stub's handlers (or its failure path) write, and the
-// handshake word of ptrace mode. Guest memory stays exactly as the function
-// left it.
+// at loader.MinAddr, so it is never guest memory: the stub maps it at an
+// address of the kernel's choosing, and guest memory stays exactly as the
+// function left it. Host and stub share two things there: the record the
+// stub's handlers (or its failure path) write, and the handshake word of
+// ptrace mode. It is not out of the function's reach: the stub's cfg page
+// is readable and its first word is the record's address, so a function
+// that finds the stub can read and write the control page. The host
+// trusts a record only after a death the function cannot cause (SIGSYS
+// through the handler, which rewrites every field of the record first;
+// SIGABRT, which only the stub raises before the function runs), and the
+// handshake word only matters before the function runs. Page 1 (PidOffset)
+// is mapped by no process but the host.
 const (
 	// RecordOffset is where the record goes in the control page.
 	RecordOffset = 0
@@ -82,6 +91,10 @@ const (
 	RecordSize = 256
 	// HandshakeOffset is where the 32-bit handshake word goes.
 	HandshakeOffset = RecordOffset + RecordSize
+	// PidOffset is where a server's child writes its pid (8 bytes) before
+	// anything else: page 1 of the memfd, which no process but the host
+	// maps, so no function can forge it (server.abandon reads it).
+	PidOffset = loader.PageSize
 )
 
 // Regions computes the mappings of a laid-out context: the guest addresses
@@ -157,7 +170,7 @@ func (p *Params) Encode() ([]byte, error) {
 	}
 	b := make([]byte, 0, paramsHeader+len(p.Regions)*regionSize+len(p.Filter)*filterInsn)
 	le := binary.LittleEndian
-	for _, v := range []uint64{paramsMagic, p.Flags, p.Size, p.Entry, p.StackTop, p.Record, p.Handshake,
+	for _, v := range []uint64{paramsMagic, p.Flags, p.Size, p.Entry, p.StackTop,
 		p.CPUSoft, p.CPUHard, p.ASLimit, p.PPid, uint64(len(p.Regions)), uint64(len(p.Filter))} {
 		b = le.AppendUint64(b, v)
 	}
@@ -166,12 +179,19 @@ func (p *Params) Encode() ([]byte, error) {
 		b = le.AppendUint64(b, r.Len)
 		b = le.AppendUint64(b, uint64(r.Prot))
 	}
-	for _, in := range p.Filter {
+	return appendFilter(b, p.Filter), nil
+}
+
+// appendFilter appends a BPF program as the kernel's struct sock_filter
+// array (what the stub hands to seccomp).
+func appendFilter(b []byte, prog []bpf.RawInstruction) []byte {
+	le := binary.LittleEndian
+	for _, in := range prog {
 		b = le.AppendUint16(b, in.Op)
 		b = append(b, in.Jt, in.Jf)
 		b = le.AppendUint32(b, in.K)
 	}
-	return b, nil
+	return b
 }
 
 // Arg returns the parameter block as the exec'd stub's argument.

@@ -107,7 +107,7 @@ func TestRegionsRejectsBadLayout(t *testing.T) {
 func TestParamsEncode(t *testing.T) {
 	p := Params{
 		Flags: FlagHandshake, Size: 1 << 20, Entry: 0x10000, StackTop: 1<<20 - 32,
-		Record: RecordOffset, Handshake: HandshakeOffset, CPUSoft: 3, CPUHard: 4, ASLimit: 17 << 20, PPid: 4242,
+		CPUSoft: 3, CPUHard: 4, ASLimit: 17 << 20, PPid: 4242,
 		Regions: []Region{{0x10000, 0x1000, 5}, {0x11000, 0x2000, 3}},
 		Filter:  []bpf.RawInstruction{{Op: 0x20, K: 4}, {Op: 0x15, Jt: 1, Jf: 2, K: 0xc000003e}, {Op: 6, K: 0x7fff0000}},
 	}
@@ -125,7 +125,7 @@ func TestParamsEncode(t *testing.T) {
 	le := binary.LittleEndian
 	word := func(i int) uint64 { return le.Uint64(b[8*i:]) }
 	// The order struct params in stub.c expects.
-	want := []uint64{paramsMagic, FlagHandshake, 1 << 20, 0x10000, 1<<20 - 32, RecordOffset, HandshakeOffset, 3, 4, 17 << 20, 4242, 2, 3,
+	want := []uint64{paramsMagic, FlagHandshake, 1 << 20, 0x10000, 1<<20 - 32, 3, 4, 17 << 20, 4242, 2, 3,
 		0x10000, 0x1000, 5, 0x11000, 0x2000, 3}
 	for i, w := range want {
 		if word(i) != w {

@@ -73,3 +73,10 @@ type function struct {
 func (f *function) Run(ctx context.Context, inputs []loader.Set) (*loader.Outputs, error) {
 	return f.r.Run(ctx, f.fn, inputs)
 }
+
+// Settle is for tests: it waits until every context that b's finished
+// calls (and their released outputs) let go of is scrubbed and back in the
+// pool, or freed, so that the next call gets the most recently recycled
+// one; and it returns how many calls so far got a scrubbed context rather
+// than a new one. b must be a Runner's Backend.
+func Settle(b sandbox.Backend) uint64 { return b.(*backend).r.e.ctxs.settle() }

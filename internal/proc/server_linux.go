@@ -3,12 +3,18 @@
 package proc
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -37,7 +43,8 @@ type server struct {
 // the processes it forks (CLONE_PARENT makes them ours) get SIGKILL when
 // the thread that started the server exits (PDEATHSIG follows threads), so
 // that thread must live as long as the engine: it is locked and parked
-// here, and exits (taking any stragglers with it) when the engine closes.
+// here, and ends when the engine closes (unless it is the main thread,
+// which Go never ends: Engine.Close kills what it started itself).
 type spawner struct {
 	mu     sync.Mutex
 	jobs   chan func()
@@ -119,13 +126,7 @@ func (s *server) handshake(f *Filter) error {
 	if err != nil {
 		return err
 	}
-	b := make([]byte, 0, len(prog)*filterInsn)
-	for _, in := range prog {
-		b = le.AppendUint16(b, in.Op)
-		b = append(b, in.Jt, in.Jf)
-		b = le.AppendUint32(b, in.K)
-	}
-	if err := s.send(b, nil); err != nil {
+	if err := s.send(appendFilter(nil, prog), nil); err != nil {
 		return err
 	}
 	var ready [8]byte
@@ -136,12 +137,18 @@ func (s *server) handshake(f *Filter) error {
 }
 
 // fork asks the server for a child that maps memfd and follows params.
+// An error that wraps errNoPid means the request reached the server but no
+// pid came back: a child may exist, and the caller must abandon the server
+// and the memfd.
 func (s *server) fork(params []byte, memfd int) (pid, pidfd int, err error) {
 	if err := s.send(params, unix.UnixRights(memfd)); err != nil {
-		return 0, -1, err
+		if errors.Is(err, errShortWrite) {
+			return 0, -1, fmt.Errorf("%w: %w", errNoPid, err)
+		}
+		return 0, -1, err // nothing reached the server
 	}
 	if err := s.recv(s.buf[:]); err != nil {
-		return 0, -1, err
+		return 0, -1, fmt.Errorf("%w: %w", errNoPid, err)
 	}
 	v := int64(binary.LittleEndian.Uint64(s.buf[:]))
 	if v <= 0 {
@@ -161,6 +168,16 @@ func (s *server) fork(params []byte, memfd int) (pid, pidfd int, err error) {
 // errServerGone: the server's end of the socket is closed.
 var errServerGone = errors.New("proc: the stub server is gone")
 
+// errNoPid: a fork request reached the server, and its reply did not come
+// back. The server may have died (or gone wrong) after its clone, so a
+// child of ours may exist that maps the request's memfd: the memfd must
+// never be used again, and the child must be found (abandon).
+var errNoPid = errors.New("proc: the stub server took a fork request and did not answer")
+
+// errShortWrite: a message went out in part (which SOCK_SEQPACKET never
+// does); the server may have read it.
+var errShortWrite = errors.New("proc: short write to the stub server")
+
 func (s *server) send(b, oob []byte) error {
 	for {
 		n, err := unix.SendmsgN(s.fd, b, oob, nil, unix.MSG_NOSIGNAL)
@@ -172,7 +189,7 @@ func (s *server) send(b, oob []byte) error {
 		case err != nil:
 			return fmt.Errorf("proc: writing to the stub server: %w", err)
 		case n != len(b):
-			return fmt.Errorf("proc: short write to the stub server (%d of %d bytes)", n, len(b))
+			return fmt.Errorf("%w (%d of %d bytes)", errShortWrite, n, len(b))
 		}
 		return nil
 	}
@@ -195,6 +212,110 @@ func (s *server) recv(b []byte) error {
 		}
 		return nil
 	}
+}
+
+// drainLimit bounds how long abandon waits for the last copy of a dead
+// server's socket to close. A child holds it only for its first few
+// system calls, none of which blocks; only a child stopped from outside
+// takes longer.
+const drainLimit = 10 * time.Second
+
+// abandon ends a server after errNoPid, and kills and reaps the child it
+// may have made for the request's context mem. The child wrote its pid at
+// PidOffset (a page no process but the host maps) before it closed its
+// copy of the server's socket; so once the server is dead and every copy
+// of its end of the socket is closed, the pid is there if the child
+// exists. It returns the child's pid if it found one.
+func (s *server) abandon(mem []byte) (int, error) {
+	if s.pidfd >= 0 {
+		kill(s.pidfd)
+	}
+	drained := s.drain(drainLimit)
+	s.close()
+	pid, err := reapChild(mem)
+	if err == nil && pid == 0 && !drained {
+		err = errors.New("proc: a child of a dead stub server may still be setting up (its socket stayed open)")
+	}
+	return pid, err
+}
+
+// drain reads and drops what the socket holds until every other end of it
+// is closed, or the limit passes; it reports whether it got there.
+func (s *server) drain(limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	var b [64]byte
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false
+		}
+		fds := []unix.PollFd{{Fd: int32(s.fd), Events: unix.POLLIN}}
+		if _, err := unix.Poll(fds, int(left.Milliseconds())+1); err != nil && err != unix.EINTR {
+			return false
+		}
+		if fds[0].Revents == 0 {
+			continue
+		}
+		n, err := unix.Read(s.fd, b[:])
+		switch {
+		case err == unix.EINTR || err == unix.EAGAIN:
+		case err == unix.ECONNRESET || (err == nil && n == 0):
+			return true
+		case err != nil:
+			return false
+		}
+	}
+}
+
+// reapChild kills and reaps the child whose pid a server's child wrote into
+// the context mem (see abandon), if there is one, and returns its pid. The
+// pid comes from the stub (no function can reach that page); that the
+// process is our child is checked all the same before it is killed.
+func reapChild(mem []byte) (int, error) {
+	if uint64(len(mem)) < PidOffset+8 {
+		return 0, nil
+	}
+	v := binary.LittleEndian.Uint64(mem[PidOffset:])
+	if v == 0 {
+		return 0, nil
+	}
+	if v > math.MaxInt32 {
+		return 0, fmt.Errorf("proc: pid %#x in the control area", v)
+	}
+	pid := int(v)
+	// Our child, not yet reaped, so the pid cannot name anyone else.
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return 0, fmt.Errorf("proc: pidfd_open of the abandoned child %d: %w", pid, err)
+	}
+	defer unix.Close(pidfd)
+	if ppid, ok := parentOf(pid); !ok || ppid != os.Getpid() {
+		return 0, fmt.Errorf("proc: process %d, named by an abandoned context, is not our child", pid)
+	}
+	kill(pidfd)
+	if _, err := reap(pid); err != nil {
+		return 0, fmt.Errorf("proc: reaping the abandoned child %d: %w", pid, err)
+	}
+	return pid, nil
+}
+
+// parentOf reads a process's parent from /proc/pid/stat.
+func parentOf(pid int) (int, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	// The command name is in parentheses and may contain anything.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return 0, false
+	}
+	ppid, err := strconv.Atoi(f[1])
+	return ppid, err == nil
 }
 
 // close ends the server: closing our end makes it exit; the kill is for a

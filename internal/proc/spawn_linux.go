@@ -5,6 +5,7 @@ package proc
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -41,14 +42,27 @@ func spawn(path string, argv []string, fd int) (pid, pidfd int, err error) {
 }
 
 // wait waits for the next state change of pid (including ptrace stops).
-func wait(pid int) (unix.WaitStatus, error) {
+func wait(pid int) (unix.WaitStatus, error) { return waitFor(pid, unix.WALL) }
+
+// waitFor waits for a state change of pid that options select.
+func waitFor(pid, options int) (unix.WaitStatus, error) {
 	var ws unix.WaitStatus
 	for {
-		_, err := unix.Wait4(pid, &ws, unix.WALL, nil)
+		_, err := unix.Wait4(pid, &ws, options, nil)
 		if err == unix.EINTR {
 			continue
 		}
 		return ws, err
+	}
+}
+
+// reap waits until pid (killed, or about to end) is gone.
+func reap(pid int) (unix.WaitStatus, error) {
+	for {
+		ws, err := wait(pid)
+		if err != nil || ws.Exited() || ws.Signaled() {
+			return ws, err
+		}
 	}
 }
 
@@ -61,15 +75,17 @@ func kill(pidfd int) error {
 	return err
 }
 
-// release sets the 32-bit word at mem[off] and wakes a stub waiting on it
-// (FUTEX_WAIT on its own mapping of the same memfd page: a shared futex).
+// release sets the 32-bit word at mem[off] and wakes every stub waiting on
+// it (FUTEX_WAIT on its own mapping of the same memfd page: a shared
+// futex). Only the call's own process should ever wait there; waking all
+// makes sure that it is woken whatever else might.
 func release(mem []byte, off uint64) error {
 	if off > uint64(len(mem))-4 || off%4 != 0 {
 		return fmt.Errorf("proc: handshake word %#x outside the context", off)
 	}
 	p := (*uint32)(unsafe.Pointer(&mem[off]))
 	atomic.StoreUint32(p, 1)
-	_, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(p)), futexWake, 1, 0, 0, 0)
+	_, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(p)), futexWake, math.MaxInt32, 0, 0, 0)
 	if e != 0 {
 		return fmt.Errorf("proc: waking the stub: %w", e)
 	}

@@ -231,7 +231,6 @@ func TestStubRejectsBadParams(t *testing.T) {
 		{"odd length", arg(func(*Params) {})[1:], -1},
 		{"truncated", arg(func(*Params) {})[:200], -1},
 		{"bad size", arg(func(p *Params) { p.Size = 1<<20 + 1 }), -1},
-		{"record outside the control page", arg(func(p *Params) { p.Record = 4000 }), -1},
 		{"region below MinAddr", arg(func(p *Params) { p.Regions[0].Addr = 0x1000 }), 6},
 		{"region beyond the context", arg(func(p *Params) { p.Regions[0].Len = 1 << 20 }), 6},
 		{"overlapping regions", arg(func(p *Params) { p.Regions = append(p.Regions, p.Regions[0]) }), 7},
@@ -291,7 +290,7 @@ func TestServer(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := Params{Size: l.Size, Entry: l.Entry, StackTop: l.StackTop, CPUSoft: 5, CPUHard: 6,
-			ASLimit: l.Size + asSlack, PPid: uint64(os.Getpid()), Regions: rs, Handshake: HandshakeOffset}
+			ASLimit: l.Size + asSlack, PPid: uint64(os.Getpid()), Regions: rs}
 		mod(&p)
 		b, err := p.Encode()
 		if err != nil {

@@ -223,6 +223,11 @@ func (a *Asm) Ud2() *Asm { return a.Raw(0x0f, 0x0b) }
 func (a *Asm) Hlt() *Asm { return a.Raw(0xf4) }
 func (a *Asm) Ret() *Asm { return a.Raw(0xc3) }
 
+// Rdtsc, Rdtscp: read the time-stamp counter into edx:eax (rdtscp also
+// TSC_AUX into ecx).
+func (a *Asm) Rdtsc() *Asm  { return a.Raw(0x0f, 0x31) }
+func (a *Asm) Rdtscp() *Asm { return a.Raw(0x0f, 0x01, 0xf9) }
+
 // Rdfsbase, Rdgsbase: read the FS or GS base into r.
 func (a *Asm) Rdfsbase(r Reg) *Asm {
 	a.b = append(a.b, 0xf3)

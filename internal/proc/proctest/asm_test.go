@@ -55,6 +55,8 @@ func TestAsmEncodings(t *testing.T) {
 	// jne at 0xca goes to the next instruction, the call at 0xd0 to itself.
 	emit("jne 0xd0", func() { a.Jne("next"); a.Label("next") })
 	emit("callq 0xd0", func() { a.Label("self"); a.Call("self") })
+	emit("rdtsc", func() { a.Rdtsc() })
+	emit("rdtscp", func() { a.Rdtscp() })
 
 	b := a.Bytes()
 	pc := uint64(0)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -39,12 +40,19 @@ func Lifecycle(t *testing.T, open Open, spawn proc.Spawn) {
 	}
 	t.Run("process_state", func(t *testing.T) { processState(t, open) })
 	t.Run("setup_code_gone", func(t *testing.T) { setupCodeGone(t, open, spawn) })
+	t.Run("forged_record", func(t *testing.T) { forgedRecord(t, open, spawn) })
 	t.Run("server_restart", func(t *testing.T) { serverRestart(t, open, spawn) })
+	t.Run("stub_swapped", func(t *testing.T) { stubSwapped(t, open) })
+	t.Run("server_dies_after_clone", func(t *testing.T) { serverDiesAfterClone(t, open, spawn) })
+	t.Run("close_while_forking", func(t *testing.T) { closeWhileForking(t, open, spawn) })
 	t.Run("fresh", func(t *testing.T) { fresh(t, open) })
 	t.Run("cancel", func(t *testing.T) { cancel(t, open) })
+	t.Run("cancel_before_supervision", func(t *testing.T) { cancelBeforeSupervision(t, open) })
 	t.Run("stopped_from_outside", func(t *testing.T) { stoppedFromOutside(t, open) })
 	t.Run("expired", func(t *testing.T) { expired(t, open) })
 	t.Run("cpu_limit", func(t *testing.T) { cpuLimit(t, open) })
+	t.Run("spawning_thread_exits", func(t *testing.T) { spawningThreadExits(t, open) })
+	t.Run("keep_vdso", func(t *testing.T) { keepVDSO(t, open) })
 	t.Run("close", func(t *testing.T) { closeInFlight(t, open) })
 	t.Run("concurrent", func(t *testing.T) { concurrent(t, open) })
 	t.Run("leaks", func(t *testing.T) { leaks(t, open) })
@@ -221,11 +229,12 @@ func mapRange(s string) (lo, hi uint64) {
 	return lo, hi
 }
 
-// setupCodeGone: the stub's setup code (whose system calls a server's
-// filter lets through) is unmapped before the function runs. A function
-// that knows where it was (children of one server share its layout) and
-// jumps there faults.
-func setupCodeGone(t *testing.T, open Open, spawn proc.Spawn) {
+// serverStub opens a backend with one engine, whose stub server's
+// children (all of them: they share the server's layout) have the stub at
+// the returned base address; syms are the stub's symbols (offsets in the
+// PIE). It runs a loop guest and reads its maps, so it needs root (the
+// process is not dumpable) and the server spawn method.
+func serverStub(t *testing.T, open Open, spawn proc.Spawn) (b sandbox.Backend, base uint64, syms map[string]uint64) {
 	if spawn != proc.SpawnServer {
 		t.Skip("an exec'd stub has a new random layout per call; process_state checks its maps")
 	}
@@ -236,9 +245,9 @@ func setupCodeGone(t *testing.T, open Open, spawn proc.Spawn) {
 	if err != nil {
 		t.Skip(err)
 	}
-	guestOff, gateOff := stubSymbols(t, stub)
+	syms = stubSymbols(t, stub)
 	pids := make(chan int, 1)
-	b := mustOpen(t, open, proc.Config{Engines: 1, OnStart: func(pid int) {
+	b = mustOpen(t, open, proc.Config{Engines: 1, OnStart: func(pid int) {
 		select {
 		case pids <- pid:
 		default:
@@ -264,8 +273,16 @@ func setupCodeGone(t *testing.T, open Open, spawn proc.Spawn) {
 			page, _ = mapRange(f[0])
 		}
 	}
-	base := page - guestOff
-	for _, target := range []uint64{base, base + 0x1000, base + gateOff} {
+	return b, page - syms["stub_guest"], syms
+}
+
+// setupCodeGone: the stub's setup code (whose system calls a server's
+// filter lets through) is unmapped before the function runs. A function
+// that knows where it was (children of one server share its layout) and
+// jumps there faults.
+func setupCodeGone(t *testing.T, open Open, spawn proc.Spawn) {
+	b, base, syms := serverStub(t, open, spawn)
+	for _, target := range []uint64{base, base + 0x1000, base + syms["stub_gate"]} {
 		fn := (&Case{Name: "jump", Code: Code(func(a *Asm) { a.MovImm(RAX, target).JmpReg(RAX) })}).Load(t, b)
 		_, err := fn.Run(context.Background(), nil)
 		var se *proc.SignalError
@@ -275,9 +292,43 @@ func setupCodeGone(t *testing.T, open Open, spawn proc.Spawn) {
 	}
 }
 
-// stubSymbols returns the offsets of the guest page and the gate in the
-// stub (a PIE linked at 0).
-func stubSymbols(t *testing.T, path string) (guest, gate uint64) {
+// forgedRecord: the control page is within a function's reach (the stub's
+// cfg page is readable and holds its address), so a function that knows
+// where the stub is can write a record of its own. The host must report
+// what really happened: it trusts a record only after a death (SIGSYS,
+// SIGABRT) that the function cannot cause itself, and the handler rewrites
+// every field before that death.
+func forgedRecord(t *testing.T, open Open, spawn proc.Spawn) {
+	b, base, syms := serverStub(t, open, spawn)
+	cfg := base + syms["cfg_page"]
+	// forge writes a record at the address in the cfg page's first word: a
+	// blocked call (kind 1) of #99, or a stub failure (kind 3) at step 99.
+	forge := func(a *Asm, kind int32) {
+		a.MovImm(RAX, cfg).Load(RDI, At(RAX, 0))
+		a.StoreImm32(At(RDI, 8), kind)
+		a.StoreImm32(At(RDI, 12), 31)          // signo
+		a.StoreImm32(At(RDI, 20), 0)           // errno
+		a.StoreImm32(At(RDI, 24), 99)          // number or step
+		a.StoreImm32(At(RDI, 28), -0x3fffffc2) // AUDIT_ARCH_X86_64
+		a.MovImm(RAX, 0x3143455241535354).Store(At(RDI, 0), RAX)
+	}
+	exit := prologue()
+	forge(exit, 3)
+	exit.MovImm(RBX, DataAddr)
+	for _, c := range []Case{
+		{Name: "syscall", Code: Code(func(a *Asm) { forge(a, 1); a.MovImm(RAX, 39).Syscall() }),
+			Check: WantSyscall(proc.ArchX8664, 39, "getpid")},
+		{Name: "fault", Code: Code(func(a *Asm) { forge(a, 3); a.Ud2() }),
+			Check: WantSignal(unix.SIGILL, wantInst("ud2"))},
+		{Name: "exit", Code: setExit(exit, 0).Exit(0).Bytes(), Check: WantOutputs(nil)},
+	} {
+		t.Run(c.Name, func(t *testing.T) { c.Run(t, b) })
+	}
+}
+
+// stubSymbols returns the stub's symbols (offsets in the PIE, linked at
+// 0), the guest page, the gate and the cfg page among them.
+func stubSymbols(t *testing.T, path string) map[string]uint64 {
 	f, err := elf.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -287,18 +338,16 @@ func stubSymbols(t *testing.T, path string) (guest, gate uint64) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m := map[string]uint64{}
 	for _, s := range syms {
-		switch s.Name {
-		case "stub_guest":
-			guest = s.Value
-		case "stub_gate":
-			gate = s.Value
+		m[s.Name] = s.Value
+	}
+	for _, name := range []string{"stub_guest", "stub_gate", "cfg_page"} {
+		if m[name] == 0 {
+			t.Fatalf("stub symbol %s not found", name)
 		}
 	}
-	if guest == 0 || gate == 0 {
-		t.Fatal("stub symbols not found")
-	}
-	return guest, gate
+	return m
 }
 
 // serverRestart: a stub server killed from outside is replaced; calls go on.
@@ -324,6 +373,102 @@ func serverRestart(t *testing.T, open Open, spawn proc.Spawn) {
 	}
 }
 
+// stubSwapped: the stub is checked once, when the backend opens it, and
+// every process is started from that same file: replacing what its path
+// names afterwards (with a program that just exits 0) changes nothing.
+func stubSwapped(t *testing.T, open Open) {
+	stub, err := proc.StubPath()
+	if err != nil {
+		t.Skip(err)
+	}
+	floor, err := proc.FloorPath()
+	if err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "stub-copy")
+	for _, f := range []struct{ from, to string }{{stub, path}, {floor, path + ".new"}} {
+		bin, err := os.ReadFile(f.from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f.to, bin, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := mustOpen(t, open, proc.Config{Stub: path, Engines: 1})
+	if err := os.Rename(path+".new", path); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		(&Case{Name: "echo", Code: Echo(0), Inputs: Inputs, Check: WantOutputs(Inputs[0].Items)}).Run(t, b)
+	}
+}
+
+// hookStub builds a stub whose server misbehaves on every second request.
+func hookStub(t *testing.T, spawn proc.Spawn, h proc.StubHook) string {
+	t.Helper()
+	if spawn != proc.SpawnServer {
+		t.Skip("only a stub server forks")
+	}
+	path, err := proc.TestStub(h)
+	if err != nil {
+		t.Skip(err)
+	}
+	return path
+}
+
+// serverDiesAfterClone: a server that dies after its clone, before it
+// replies, leaves a child the host was never told about, on the call's
+// context. The call must still succeed (on a fresh context and a new
+// server), and that child must be gone when it returns: not running, not
+// waiting for a tracer that never comes, not a zombie.
+func serverDiesAfterClone(t *testing.T, open Open, spawn proc.Spawn) {
+	stub := hookStub(t, spawn, proc.HookServerDies)
+	b := mustOpen(t, open, proc.Config{Stub: stub, Engines: 1})
+	echo := (&Case{Name: "echo", Code: Echo(0), Inputs: Inputs, Check: WantOutputs(Inputs[0].Items)})
+	for i := range 6 {
+		// Calls 1, 3 and 5 are each a server's second request.
+		echo.Timeout = time.Minute
+		echo.Run(t, b)
+		if kids := CallChildren(); len(kids) > 0 {
+			t.Fatalf("call %d: processes left behind: %v", i, kids)
+		}
+	}
+}
+
+// closeWhileForking: Close while a server sits on a fork request after its
+// clone. When Close returns, the call has ended (ErrClosed) and no process
+// is left, the child nobody was told about included.
+func closeWhileForking(t *testing.T, open Open, spawn proc.Spawn) {
+	stub := hookStub(t, spawn, proc.HookServerHangs)
+	b, err := open(proc.Config{Stub: stub, Engines: 1})
+	if err != nil {
+		t.Skip(err)
+	}
+	noop := (&Case{Name: "noop", Code: Noop()}).Load(t, b)
+	loop := (&Case{Name: "loop", Code: Loop()}).Load(t, b)
+	if _, err := noop.Run(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := loop.Run(context.Background(), nil); done <- err }()
+	// The server's second request: it forks and hangs. Wait for the child.
+	for deadline := time.Now().Add(10 * time.Second); len(CallChildren()) == 0; time.Sleep(100 * time.Microsecond) {
+		if time.Now().After(deadline) {
+			b.Close()
+			t.Fatal("the server forked no child")
+		}
+	}
+	b.Close()
+	if kids := Children(); len(kids) > 0 {
+		t.Errorf("processes left after Close: %v", kids)
+	}
+	if err := <-done; !errors.Is(err, proc.ErrClosed) {
+		t.Errorf("want ErrClosed, got %v", err)
+	}
+}
+
 func checkLimits(t *testing.T, pid int) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", pid))
 	if err != nil {
@@ -342,11 +487,13 @@ func checkLimits(t *testing.T, pid int) {
 }
 
 // fresh: every call has a process of its own and memory no earlier call
-// touched.
+// touched. One engine, and before each scan the context the scribble left
+// is back in the pool (proc.Settle): the scan gets exactly that context,
+// scrubbed, which it must find zero everywhere.
 func fresh(t *testing.T, open Open) {
 	var mu sync.Mutex
 	seen := map[int]bool{}
-	b := mustOpen(t, open, proc.Config{OnStart: func(pid int) {
+	b := mustOpen(t, open, proc.Config{Engines: 1, OnStart: func(pid int) {
 		mu.Lock()
 		defer mu.Unlock()
 		if seen[pid] {
@@ -356,17 +503,24 @@ func fresh(t *testing.T, open Open) {
 	}})
 	scribble := (&Case{Name: "scribble", Code: Scribble()}).Load(t, b)
 	scan := (&Case{Name: "scan", Code: Scan()}).Load(t, b)
-	for i := range 10 {
-		for _, fn := range []sandbox.Function{scribble, scan} {
-			outs, err := fn.Run(context.Background(), nil)
-			outs.Release()
-			if err != nil {
-				t.Fatalf("round %d: %v (scan exits 1 when it finds a scribble)", i, err)
-			}
+	run := func(i int, fn sandbox.Function) {
+		outs, err := fn.Run(context.Background(), nil)
+		outs.Release()
+		if err != nil {
+			t.Fatalf("round %d: %v (scan exits 1 when it finds a scribble)", i, err)
 		}
 	}
-	if len(seen) != 20 {
-		t.Errorf("20 calls started %d processes", len(seen))
+	// Round 0 fills the pool: its scribble's context finds it full.
+	for i := range 11 {
+		run(i, scribble)
+		before := proc.Settle(b)
+		run(i, scan)
+		if proc.Settle(b) != before+1 && i > 0 {
+			t.Fatalf("round %d: the scan did not get the scribbled context back, scrubbed", i)
+		}
+	}
+	if len(seen) != 22 {
+		t.Errorf("22 calls started %d processes", len(seen))
 	}
 }
 
@@ -381,30 +535,75 @@ func cancel(t *testing.T, open Open) {
 	}
 }
 
+// cancelBeforeSupervision: a call canceled (or closed) before its
+// supervisor even looked at the process (for ptrace: before it attached)
+// reports the cancellation, not whatever the supervisor found. OnStart runs
+// between the start and the supervision: it cancels and waits until the
+// killed process is a zombie.
+func cancelBeforeSupervision(t *testing.T, open Open) {
+	var pids []int
+	cancel := func() {}
+	b := mustOpen(t, open, proc.Config{OnStart: func(pid int) {
+		pids = append(pids, pid)
+		cancel()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Microsecond) {
+			if _, state, ok := Stat(pid); !ok || state == 'Z' || time.Now().After(deadline) {
+				return
+			}
+		}
+	}})
+	fn := (&Case{Name: "loop", Code: Loop()}).Load(t, b)
+	for i := range 5 {
+		var ctx context.Context
+		ctx, cancel = context.WithCancel(context.Background())
+		_, err := fn.Run(ctx, nil)
+		cancel()
+		if !errors.Is(err, loader.ErrCanceled) || !errors.Is(err, context.Canceled) {
+			t.Errorf("call %d: want ErrCanceled, got %v", i, err)
+		}
+	}
+	for _, pid := range pids {
+		if _, _, alive := Stat(pid); alive {
+			t.Errorf("process %d outlived its call", pid)
+		}
+	}
+}
+
 // stoppedFromOutside: SIGSTOP sent to a function's process by someone else
-// does not hang the call: it ends with an error (ptrace sees the stop,
-// seccomp the kill that follows) once the deadline passes at the latest,
-// and no process is left.
+// does not hang the call, with a deadline or without: it ends with an error
+// at once (both backends wait for stops too) and no process is left.
 func stoppedFromOutside(t *testing.T, open Open) {
 	pids := make(chan int, 1)
 	b := mustOpen(t, open, proc.Config{OnStart: func(pid int) { pids <- pid }})
 	fn := (&Case{Name: "loop", Code: Loop()}).Load(t, b)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { _, err := fn.Run(ctx, nil); done <- err }()
-	pid := <-pids
-	for deadline := time.Now().Add(10 * time.Second); !running(pid) && time.Now().Before(deadline); {
-		time.Sleep(100 * time.Microsecond)
-	}
-	unix.Kill(pid, unix.SIGSTOP)
-	if err := <-done; err == nil {
-		t.Error("a stopped function's call succeeded")
-	} else {
-		t.Log(err)
-	}
-	if _, _, alive := Stat(pid); alive {
-		t.Errorf("process %d outlived its call", pid)
+	for _, deadline := range []bool{false, true} {
+		ctx, cancel := context.WithCancel(context.Background())
+		if deadline {
+			ctx, cancel = context.WithTimeout(context.Background(), time.Minute)
+		}
+		done := make(chan error, 1)
+		go func() { _, err := fn.Run(ctx, nil); done <- err }()
+		pid := <-pids
+		for wait := time.Now().Add(10 * time.Second); !running(pid) && time.Now().Before(wait); {
+			time.Sleep(100 * time.Microsecond)
+		}
+		unix.Kill(pid, unix.SIGSTOP)
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(30 * time.Second):
+			// Not a timing check: without this the test would hang.
+			t.Errorf("deadline %v: the call of a stopped process did not return", deadline)
+			cancel()
+			err = <-done
+		}
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), "stopped from outside") {
+			t.Errorf("deadline %v: want a call stopped from outside, got %v", deadline, err)
+		}
+		if _, _, alive := Stat(pid); alive {
+			t.Errorf("process %d outlived its call", pid)
+		}
 	}
 }
 
@@ -433,6 +632,36 @@ func cpuLimit(t *testing.T, open Open) {
 	if !errors.Is(err, loader.ErrTimeout) || !strings.Contains(err.Error(), "RLIMIT_CPU") {
 		t.Errorf("want a CPU time limit error, got %v", err)
 	}
+}
+
+// spawningThreadExits: PDEATHSIG follows the thread that started a
+// process, and Go ends a thread when a goroutine locked to it exits. If a
+// call's goroutine leaves the thread that started its process and that
+// thread ends, the process must live on. With one P, OnStart parks the
+// call's goroutine and lets its thread run a goroutine that ends locked to
+// it (unless the call keeps its thread).
+func spawningThreadExits(t *testing.T, open Open) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	b := mustOpen(t, open, proc.Config{Engines: 1, OnStart: func(int) {
+		done := make(chan struct{})
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread ends with it
+			close(done)
+		}()
+		<-done
+	}})
+	loop := (&Case{Name: "loop", Code: Loop(), Timeout: 300 * time.Millisecond, Check: WantErr(loader.ErrTimeout)})
+	for range 3 {
+		loop.Run(t, b)
+	}
+}
+
+// keepVDSO: the diagnostics mode that keeps the vDSO (whose clocks read
+// the time-stamp counter) keeps rdtsc working too; the suite's rdtsc case
+// checks that it faults otherwise.
+func keepVDSO(t *testing.T, open Open) {
+	b := mustOpen(t, open, proc.Config{KeepVDSO: true})
+	(&Case{Name: "rdtsc", Code: Code(func(a *Asm) { a.Rdtsc() }), Check: WantExit(afterForbidden, nil)}).Run(t, b)
 }
 
 func closeInFlight(t *testing.T, open Open) {

@@ -135,6 +135,13 @@ func Cases(backend string) []Case {
 			Check: WantSignal(unix.SIGTRAP, wantInst("int3"))},
 		{Name: "int20", Hostile: true, Code: Code(func(a *Asm) { a.Int(0x20) }),
 			Check: WantSignal(unix.SIGSEGV, wantInst("int $0x20"))},
+		// The time-stamp counter is a high-resolution clock (side channels)
+		// and differs from run to run: the stub makes it unreadable
+		// (PR_SET_TSC), and the host names the refused instruction.
+		{Name: "rdtsc", Hostile: true, Code: Code(func(a *Asm) { a.Rdtsc() }),
+			Check: WantSignal(unix.SIGSEGV, wantRefused("rdtsc"))},
+		{Name: "rdtscp", Hostile: true, Code: Code(func(a *Asm) { a.Rdtscp() }),
+			Check: WantSignal(unix.SIGSEGV, wantRefused("rdtscp"))},
 		{Name: "divide_error", Hostile: true, Code: Code(func(a *Asm) { a.MovImm(RAX, 1).MovImm(RDX, 0).MovImm(RCX, 0).Div(RCX) }),
 			Check: WantSignal(unix.SIGFPE, wantInst("div %rcx"))},
 		{Name: "write_code", Hostile: true, Code: Code(func(a *Asm) { a.StoreImm(Abs(TextAddr), 0) }),
@@ -271,6 +278,16 @@ func wantInst(inst string) func(*testing.T, *proc.SignalError) {
 		}
 		if e.RIP < TextAddr || e.RIP >= TextAddr+0x1000 {
 			t.Errorf("rip %#x is not in the guest's code", e.RIP)
+		}
+	}
+}
+
+// wantRefused expects a fault at inst reported as a refused instruction.
+func wantRefused(inst string) func(*testing.T, *proc.SignalError) {
+	return func(t *testing.T, e *proc.SignalError) {
+		wantInst(inst)(t, e)
+		if !strings.Contains(e.Detail, "refused instruction "+inst) {
+			t.Errorf("want a refused %s, got %v", inst, e)
 		}
 	}
 }

@@ -61,6 +61,8 @@ typedef unsigned char u8;
 
 /* System call numbers (x86-64). */
 #define NR_close 3
+#define NR_pwrite64 18
+#define NR_pause 34
 #define NR_mmap 9
 #define NR_mprotect 10
 #define NR_munmap 11
@@ -88,6 +90,8 @@ typedef unsigned char u8;
 #define PR_SET_PDEATHSIG 1
 #define PR_SET_DUMPABLE 4
 #define PR_SET_NAME 15
+#define PR_SET_TSC 26
+#define PR_TSC_SIGSEGV 2
 #define PR_SET_NO_NEW_PRIVS 38
 #define FUTEX_WAIT 0
 #define SECCOMP_SET_MODE_FILTER 1
@@ -140,9 +144,21 @@ typedef unsigned char u8;
 #define MAX_REGIONS 256
 #define MAX_FILTER 512
 
+/*
+ * The control area, pages of the memfd below MIN_ADDR (never guest
+ * memory): the record at RECORD_OFFSET and ptrace's handshake word at
+ * HANDSHAKE_OFFSET in the control page (page 0), which the stub maps; and
+ * at PID_OFFSET, in page 1, which no process but the host ever maps (so no
+ * function can forge it), the pid a forked child writes first thing. The
+ * offsets are proc.RecordOffset, HandshakeOffset and PidOffset, which the
+ * build passes as -D flags: Go holds them, in one place.
+ */
+#if !defined(RECORD_OFFSET) || !defined(HANDSHAKE_OFFSET) || !defined(PID_OFFSET)
+#error "build with internal/proc's Build, which defines the control area's offsets"
+#endif
+
 struct params {
 	u64 magic, flags, size, entry, stack_top;
-	u64 record, handshake; /* offsets in the control page */
 	u64 cpu_soft, cpu_hard, as_limit, ppid, nregions, nfilter;
 	/* then nregions x struct region, then nfilter x struct sock_filter */
 };
@@ -166,6 +182,17 @@ struct record {
 	u64 addr;             /* si_addr / si_call_addr */
 	u64 gregs[23];        /* ucontext gregs, kernel order (REG_R8 .. REG_CR2) */
 };
+/* The assembly below (and proc.ReadRecord) use these offsets. */
+_Static_assert(__builtin_offsetof(struct record, kind) == 8 && __builtin_offsetof(struct record, signo) == 12 &&
+		       __builtin_offsetof(struct record, code) == 16 && __builtin_offsetof(struct record, err) == 20 &&
+		       __builtin_offsetof(struct record, nr) == 24 && __builtin_offsetof(struct record, arch) == 28 &&
+		       __builtin_offsetof(struct record, addr) == 32 && __builtin_offsetof(struct record, gregs) == 40,
+	       "struct record");
+_Static_assert(RECORD_OFFSET % 8 == 0 && RECORD_OFFSET + sizeof(struct record) <= 4096 && HANDSHAKE_OFFSET % 4 == 0 &&
+		       HANDSHAKE_OFFSET + 4 <= 4096 &&
+		       (HANDSHAKE_OFFSET >= RECORD_OFFSET + sizeof(struct record) || HANDSHAKE_OFFSET + 4 <= RECORD_OFFSET) &&
+		       PID_OFFSET % 8 == 0 && PID_OFFSET >= 4096 && PID_OFFSET + 8 <= 0x10000,
+	       "control area");
 
 struct ksigaction { void *handler; u64 flags; void *restorer; u64 mask; };
 struct kstack { void *sp; i32 flags; u64 size; };
@@ -178,6 +205,11 @@ struct cmsghdr { u64 len; i32 level, type; };
  * What the guest page reads: a page of its own, made read-only before the
  * function runs (the function shares this address space and must not
  * redirect the handlers or the entry). The assembly below uses the offsets.
+ * Read-only is not unreadable: a function that finds this page learns
+ * where the control page is, and can write records there. The host never
+ * believes one unless the process then died of SIGSYS, after the handler
+ * rewrote all of it, or of SIGABRT, which only the stub raises (see
+ * proc.RecordOffset).
  */
 struct cfg {
 	u64 record;    /*  0: address of the record in the control page */
@@ -340,18 +372,23 @@ static struct params *check_params(u64 n, int with_filter)
 	    (with_filter != (p->nfilter != 0)) ||
 	    n != sizeof *p + p->nregions * sizeof(struct region) + p->nfilter * sizeof(struct sock_filter))
 		fail(3, 0);
-	if (p->size < MIN_ADDR || p->size > MAX_CONTEXT || p->size % PAGE || p->record > PAGE - sizeof(struct record) ||
-	    p->record % 8 || p->stack_top > p->size || p->entry >= p->size || p->handshake > PAGE - 4 || p->handshake % 4)
+	if (p->size < MIN_ADDR || p->size > MAX_CONTEXT || p->size % PAGE || p->stack_top > p->size ||
+	    p->entry >= p->size)
 		fail(4, 0);
 	return p;
 }
 
-/* What holds for every call: a server does it once, before it forks. */
-static void drop_common(void)
+/* FLAG_KEEP_VDSO of the server or the exec'd stub (forked children inherit
+ * it with the rest of memory). */
+static u64 keep_vdso;
+
+/* What holds for every call: a server does it once, before it forks (its
+ * children inherit all of it). */
+static void drop_common(u64 flags)
 {
 	i64 err;
+	keep_vdso = flags & FLAG_KEEP_VDSO;
 	set_limit(RLIMIT_CORE, 0, 0);
-	set_limit(RLIMIT_FSIZE, 0, 0);
 	if ((err = sys(NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0)))
 		fail(11, err);
 	/* SIGXCPU (the CPU-time backstop) must kill; exec keeps an ignored
@@ -373,6 +410,15 @@ static void __attribute__((noreturn)) child(struct params *p, int fd, int forked
 	struct sock_filter *filter = (struct sock_filter *)(rg + p->nregions);
 	i64 err;
 
+	/* A server's child says who it is before anything else, and before it
+	 * closes the server's socket: a host that lost the server's reply
+	 * reads the socket until every end of it is closed, then finds the
+	 * pid here (server_linux.go, abandon). */
+	if (forked) {
+		i64 pid = sys(NR_getpid, 0, 0, 0);
+		if ((err = sys6(NR_pwrite64, fd, (u64)&pid, sizeof pid, PID_OFFSET, 0, 0)) != sizeof pid)
+			fail(18, err < 0 ? err : 0);
+	}
 	/* A name for ps and the tests: the kernel's copy of argv is wiped. */
 	sys(NR_prctl, PR_SET_NAME, "tessera-call", 0);
 	/* Die with the host: PDEATHSIG (cleared by fork, so set here), then
@@ -386,7 +432,7 @@ static void __attribute__((noreturn)) child(struct params *p, int fd, int forked
 	i64 ctl = sys6(NR_mmap, 0, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (ctl < 0)
 		fail(5, ctl);
-	cfg.record = (u64)ctl + p->record;
+	cfg.record = (u64)ctl + RECORD_OFFSET;
 	cfg.mapped = 1;
 	for (u64 i = 0; i < p->nregions; i++) {
 		u64 a = rg[i].addr, len = rg[i].len;
@@ -408,17 +454,27 @@ static void __attribute__((noreturn)) child(struct params *p, int fd, int forked
 	set_limit(RLIMIT_AS, p->as_limit, p->as_limit);
 	set_limit(RLIMIT_NOFILE, 0, 0);
 	set_limit(RLIMIT_NPROC, 0, 0);
+	set_limit(RLIMIT_FSIZE, 0, 0); /* per call: the pid write above needs it */
 	if (!forked)
-		drop_common();
+		drop_common(p->flags);
 
 	/* 3. ptrace mode: the host sets the word after PTRACE_SEIZE. */
 	if (p->flags & FLAG_HANDSHAKE) {
-		volatile u32 *word = (u32 *)(ctl + p->handshake);
+		volatile u32 *word = (u32 *)(ctl + HANDSHAKE_OFFSET);
 		while (*word == 0)
 			sys6(NR_futex, (u64)word, FUTEX_WAIT, 0, 0, 0, 0);
 	}
 
 	/* 4. Point of no return. */
+	/* rdtsc and rdtscp fault from here on (CR4.TSD while this process
+	 * runs): the time-stamp counter is a clock fine enough for side
+	 * channels, and differs from run to run. Set per call, this late,
+	 * because every switch to or from a process with it set rewrites CR4,
+	 * which costs a VM exit on a nested host (docs/process-backends.md);
+	 * the vDSO's clocks read the counter, so a process that keeps the vDSO
+	 * (diagnostics) keeps the counter. */
+	if (!keep_vdso && (err = sys(NR_prctl, PR_SET_TSC, PR_TSC_SIGSEGV, 0)))
+		fail(14, err);
 	if ((err = sys(NR_prctl, PR_SET_DUMPABLE, 0, 0)))
 		fail(15, err);
 	static struct sock_fprog prog;
@@ -444,6 +500,25 @@ static void wipe(u64 *sp, char *end)
 		zero((volatile u8 *)(sp + 1), (u64)(end - (char *)(sp + 1)));
 }
 
+/* Test builds only (proc.TestStub defines TESSERA_TEST_HOOK): after every
+ * second clone the server dies (1) or hangs (2) instead of replying, so
+ * that the tests can check what the host does with a child it was never
+ * told about. */
+static void test_hook(i64 pid)
+{
+#ifdef TESSERA_TEST_HOOK
+	static u64 served;
+	if (pid <= 0 || ++served % 2)
+		return;
+	if (TESSERA_TEST_HOOK == 1)
+		sys(NR_kill, sys(NR_getpid, 0, 0, 0), SIGKILL, 0);
+	for (;;)
+		sys(NR_pause, 0, 0, 0);
+#else
+	(void)pid;
+#endif
+}
+
 /* Send exactly one message on the server socket. */
 static void reply(const void *b, u64 n)
 {
@@ -459,7 +534,7 @@ static void __attribute__((noreturn)) serve(u64 flags, u64 *sp, char *strings_en
 	sys(NR_prctl, PR_SET_NAME, "tessera-serve", 0);
 	if ((err = sys(NR_close_range, 1, ~0U, 0)))
 		fail(50, err);
-	drop_common();
+	drop_common(flags);
 	if (flags & FLAG_SECCOMP_HANDLERS)
 		install_handlers();
 	wipe(sp, strings_end);
@@ -502,6 +577,7 @@ static void __attribute__((noreturn)) serve(u64 flags, u64 *sp, char *strings_en
 			pid = sys(NR_clone, CLONE_PARENT | SIGCHLD, 0, 0);
 			if (pid == 0)
 				child(check_params((u64)n, 0), fd, 1);
+			test_hook(pid);
 		}
 		reply(&pid, sizeof pid);
 		/* Off the host's path: the next child must not find this
