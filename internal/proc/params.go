@@ -97,11 +97,12 @@ const (
 	PidOffset = loader.PageSize
 )
 
-// Regions computes the mappings of a laid-out context: the guest addresses
-// from loader.MinAddr to the end, without the stack guard page, image pages
-// with their segments' permissions (the union for a shared page) and
-// everything else read-write, never executable. Adjacent regions with the
-// same permissions are merged, so a typical image needs four or five.
+// Regions computes the mappings of a laid-out context, as the VMM maps it
+// (docs/ABI.md §2): image pages with their segments' permissions (the
+// union for a shared page), the input area, heap and stack read-write and
+// never executable; nothing below the image, in a hole between segments,
+// or on the stack guard page. Adjacent regions with the same permissions
+// are merged, so a typical image needs four or five.
 func Regions(img *loader.Image, l *loader.Layout) ([]Region, error) {
 	if l.ImageLow < loader.MinAddr || l.ImageLow > l.ImageEnd || l.ImageEnd > l.Guard ||
 		l.Guard+loader.PageSize != l.StackLow || l.StackLow >= l.Size || l.Size%loader.PageSize != 0 {
@@ -119,7 +120,6 @@ func Regions(img *loader.Image, l *loader.Layout) ([]Region, error) {
 		out = append(out, Region{Addr: addr, Len: end - addr, Prot: prot})
 	}
 	const rw = protRead | protWrite
-	add(loader.MinAddr, l.ImageLow, rw)
 	// The page permissions change only at page-rounded segment bounds.
 	cuts := []uint64{l.ImageLow, l.ImageEnd}
 	for _, s := range img.Segments {
@@ -132,7 +132,9 @@ func Regions(img *loader.Image, l *loader.Layout) ([]Region, error) {
 		if lo < l.ImageLow || hi > l.ImageEnd {
 			continue
 		}
-		add(lo, hi, protOf(img.PermAt(lo)))
+		if p := img.PermAt(lo); p != 0 {
+			add(lo, hi, protOf(p))
+		}
 	}
 	add(l.ImageEnd, l.Guard, rw)
 	add(l.StackLow, l.Size, rw)
@@ -142,12 +144,8 @@ func Regions(img *loader.Image, l *loader.Layout) ([]Region, error) {
 	return out, nil
 }
 
-// protOf maps page permissions to PROT_* bits; a page no segment touches
-// (a hole in the image) is ordinary read-write memory.
+// protOf maps page permissions to PROT_* bits.
 func protOf(p loader.Perm) uint32 {
-	if p == 0 {
-		return protRead | protWrite
-	}
 	var prot uint32
 	if p&loader.PermRead != 0 {
 		prot |= protRead
